@@ -1,0 +1,198 @@
+"""The engine's typed configuration, loaded from YAML with ``yaml.safe_load``
+and validated on load. A config file is the single, fully resolved description
+of one training run: exported sweep configs are exactly this."""
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
+
+from distill.errors import ConfigError
+from distill.typed_dict import field, from_dict
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"
+    root: Optional[str] = None           # folder holding the data set's files (CIFAR etc.)
+    val_fraction: float = field(0.1, gt=0.0, le=0.5)  # held out of train; all selection uses it
+    split_seed: int = 0                  # fixed so every trial of a sweep sees the same split
+    batch_size: int = field(128, ge=1)
+    eval_batch_size: int = field(512, ge=1)
+    augment: bool = True
+    train_limit: Optional[int] = field(None, ge=1)      # use only the first N training images (tests)
+
+
+@dataclass
+class NetworkConfig:
+    name: str
+    arch: str
+    checkpoint: Optional[str] = None     # initial weights (a teacher's are required)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = field(0.1, gt=0.0)
+    momentum: float = field(0.9, ge=0.0, le=1.0)
+    weight_decay: float = field(5e-4, ge=0.0)
+    nesterov: bool = False
+    schedule: str = field("step", choices=("step", "cosine", "constant"))
+    milestones: List[int] = dataclasses.field(default_factory=lambda: [100, 150])
+    gamma: float = field(0.1, gt=0.0, le=1.0)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = field(200, ge=1)
+    device: str = field("auto", choices=("auto", "cpu", "cuda"))
+    amp: str = field("auto", choices=("auto", "bf16", "off"))   # auto: bf16 on CUDA, off on CPU
+    channels_last: bool = True
+    deterministic: bool = True
+    threads: Optional[int] = field(None, ge=1)
+    eval_test: bool = True               # report test accuracy at the end; never used to select
+
+
+@dataclass
+class MethodConfig:
+    name: str
+    params: Any                          # the method's own typed Params dataclass
+
+
+@dataclass
+class ExperimentConfig:
+    method: MethodConfig
+    networks: List[NetworkConfig]
+    teacher: Optional[NetworkConfig] = None
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    seed: int = 0
+    output_dir: str = "runs/default"
+
+
+_TOP_LEVEL = [f.name for f in dataclasses.fields(ExperimentConfig)]
+
+
+def config_from_dict(raw: Dict[str, Any]) -> ExperimentConfig:
+    from distill.methods import METHODS  # the method decides which params it accepts
+
+    if not isinstance(raw, dict):
+        raise ConfigError("config", f"must be a mapping with keys {', '.join(_TOP_LEVEL)}")
+    raw = copy.deepcopy(raw)
+    method_raw = raw.pop("method", None)
+    if not isinstance(method_raw, dict) or "name" not in method_raw:
+        raise ConfigError("method.name", f"is required; allowed: {', '.join(METHODS.names())}")
+    name = method_raw.pop("name")
+    method_cls = METHODS.get(name, "method.name")
+    params = from_dict(method_cls.Params, method_raw, "method")
+    unknown = [k for k in raw if k not in _TOP_LEVEL]
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown field; allowed: {', '.join(_TOP_LEVEL)}")
+    raw.setdefault("networks", None)
+    if not raw["networks"]:
+        raise ConfigError("networks", "at least one network {name, arch} is required")
+    nets = [from_dict(NetworkConfig, n, f"networks[{i}]") for i, n in enumerate(raw.pop("networks"))]
+    rest = from_dict(_ExperimentFields, raw)
+    config = ExperimentConfig(method=MethodConfig(name, params), networks=nets,
+                              **{f.name: getattr(rest, f.name) for f in dataclasses.fields(rest)})
+    validate(config, method_cls)
+    return config
+
+
+@dataclass
+class _ExperimentFields:
+    teacher: Optional[NetworkConfig] = None
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    seed: int = 0
+    output_dir: str = "runs/default"
+
+
+def validate(config: ExperimentConfig, method_cls) -> None:
+    from distill.data import DATASETS
+    from distill.models import MODELS
+
+    DATASETS.get(config.data.name, "data.name")
+    names = [n.name for n in config.networks]
+    if len(set(names)) != len(names):
+        raise ConfigError("networks", f"network names must be unique, got {names}")
+    for i, net in enumerate(config.networks):
+        MODELS.get(net.arch, f"networks[{i}].arch")
+    if config.teacher is not None:
+        MODELS.get(config.teacher.arch, "teacher.arch")
+    method_cls.check_config(config)
+
+
+def config_to_dict(config: ExperimentConfig) -> Dict[str, Any]:
+    """The fully resolved config as plain data; ``config_from_dict`` reads it back."""
+    out = dataclasses.asdict(config)
+    method = out.pop("method")
+    out = {"method": {"name": method["name"], **method["params"]}, **out}
+    if out["teacher"] is None:
+        del out["teacher"]
+    return out
+
+
+def parse_override(text: str):
+    if "=" not in text:
+        raise ConfigError("--set", f"expected KEY=VALUE (e.g. method.temperature=4), got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(key.strip(), f"value {value!r} is not valid YAML") from None
+
+
+def set_dotted(raw: Dict[str, Any], key: str, value) -> None:
+    """``networks.1.arch`` style assignment into nested dicts and lists."""
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(where, f"index out of range; {len(node)} entries")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            raise ConfigError(where, "cannot set a field inside a plain value")
+
+
+def apply_overrides(raw: Dict[str, Any], overrides: Sequence) -> Dict[str, Any]:
+    """Overrides are ``"key=value"`` strings or ``(key, value)`` pairs."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, value = parse_override(item) if isinstance(item, str) else item
+        set_dotted(raw, key, value)
+    return raw
+
+
+def read_yaml(path: str) -> Dict[str, Any]:
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError("--config", f"file not found: {path}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError("--config", f"{path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("--config", f"{path} must hold a mapping of {', '.join(_TOP_LEVEL)}")
+    return data
+
+
+def load_config(path: str, overrides: Sequence = ()) -> ExperimentConfig:
+    return config_from_dict(apply_overrides(read_yaml(path), overrides))

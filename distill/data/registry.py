@@ -1,0 +1,62 @@
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+
+from distill.registry import Registry
+
+DATASETS: Registry = Registry("data set")
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor   # uint8, (N, C, H, W)
+    labels: torch.Tensor   # int64, (N,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: torch.Tensor) -> "ImageSet":
+        return ImageSet(self.images[index], self.labels[index])
+
+
+@dataclass
+class Splits:
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    num_classes: int
+    mean: Tuple[float, ...]          # per channel, in [0, 1] units, from the training split
+    std: Tuple[float, ...]
+    crop_padding: int                # pad-and-crop augmentation; 0 disables it
+    flip: bool                       # horizontal flips are wrong for digits
+
+    @property
+    def in_channels(self) -> int:
+        return self.train.images.shape[1]
+
+
+def hold_out(train: ImageSet, fraction: float, seed: int) -> Tuple[ImageSet, ImageSet]:
+    """A validation split held out of the training set, the same for every seed of a sweep."""
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(train), generator=gen)
+    n_val = max(1, int(round(fraction * len(train))))
+    return train.subset(order[n_val:].sort().values), train.subset(order[:n_val].sort().values)
+
+
+def channel_stats(images: torch.Tensor):
+    x = images.double() / 255.0
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
+def load_splits(data_cfg) -> Splits:
+    """Load ``data_cfg.name`` and split it; each data set's loader returns (train, test, meta)."""
+    loader = DATASETS.get(data_cfg.name, "data.name")
+    train, test, meta = loader(data_cfg.root)
+    train, val = hold_out(train, data_cfg.val_fraction, data_cfg.split_seed)
+    if data_cfg.train_limit is not None:
+        train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
+    mean, std = channel_stats(train.images)
+    return Splits(train=train, val=val, test=test, mean=mean, std=std, **meta)

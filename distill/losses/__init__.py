@@ -1,0 +1,4 @@
+"""Loss primitives shared by methods; each states its reduction conventions."""
+from distill.losses.kl_divergence import soft_kl
+
+__all__ = ["soft_kl"]

@@ -1,0 +1,9 @@
+"""Distillation methods. A method is one file: a ``Params`` dataclass (its
+knobs, validated on load), what it needs from the networks, and ``losses``
+returning a dict of named terms already multiplied by their weights. An
+ablation is a weight set to zero (the term is then skipped), not a new branch."""
+from distill.methods.base import Method, Needs
+from distill.methods.registry import METHODS
+from distill.methods import independent, kd, dml  # noqa: F401  (registers)
+
+__all__ = ["METHODS", "Method", "Needs"]

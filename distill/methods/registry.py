@@ -1,0 +1,3 @@
+from distill.registry import Registry
+
+METHODS: Registry = Registry("method")

@@ -1,0 +1,76 @@
+"""CIFAR ResNets of He et al. (2016): 3 stages of basic blocks, 16/32/64 channels,
+option-A (parameter-free) shortcuts, depth = 6n + 2."""
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distill.models.registry import MODELS, feature_dict
+
+
+class ShortcutA(nn.Module):
+    """Subsample and zero-pad channels: the shortcut that gives the paper's param counts."""
+
+    def __init__(self, out_channels: int, in_channels: int):
+        super().__init__()
+        self.pad = out_channels - in_channels
+
+    def forward(self, x):
+        x = x[:, :, ::2, ::2]
+        return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        needs_projection = stride != 1 or in_channels != out_channels
+        self.shortcut = ShortcutA(out_channels, in_channels) if needs_projection else nn.Identity()
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3, widths=(16, 32, 64)):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        blocks = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        stages, channels = [], widths[0]
+        for i, width in enumerate(widths):
+            layers = []
+            for b in range(blocks):
+                layers.append(BasicBlock(channels, width, 2 if (b == 0 and i > 0) else 1))
+                channels = width
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.ModuleList(stages)
+        self.fc = nn.Linear(channels, num_classes)
+        self.embedding_dim = channels
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    def features(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        maps = []
+        for stage in self.stages:
+            out = stage(out)
+            maps.append(out)
+        embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
+        return feature_dict(self.fc(embedding), embedding, maps)
+
+    def forward(self, x):
+        return self.features(x)["logits"]
+
+
+for _depth in (8, 14, 20, 26, 32, 44, 56, 110):
+    MODELS.register(f"resnet{_depth}")(functools.partial(CifarResNet, _depth))

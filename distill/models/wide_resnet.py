@@ -1,0 +1,65 @@
+"""Wide ResNets of Zagoruyko & Komodakis (2016): pre-activation blocks,
+widths 16k/32k/64k, depth = 6n + 4; 1x1 projections where the shape changes."""
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distill.models.registry import MODELS, feature_dict
+
+
+class WideBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        same = in_channels == out_channels and stride == 1
+        self.shortcut = None if same else nn.Conv2d(in_channels, out_channels, 1, stride, 0, bias=False)
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        return out + (x if self.shortcut is None else self.shortcut(pre))
+
+
+class WideResNet(nn.Module):
+    def __init__(self, depth: int, widen: int, num_classes: int = 10, in_channels: int = 3):
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"WRN depth must be 6n+4, got {depth}")
+        blocks = (depth - 4) // 6
+        widths = [16 * widen, 32 * widen, 64 * widen]
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+        stages, channels = [], 16
+        for i, width in enumerate(widths):
+            layers = []
+            for b in range(blocks):
+                layers.append(WideBlock(channels, width, 2 if (b == 0 and i > 0) else 1))
+                channels = width
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.ModuleList(stages)
+        self.bn = nn.BatchNorm2d(channels)
+        self.fc = nn.Linear(channels, num_classes)
+        self.embedding_dim = channels
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def features(self, x):
+        out = self.conv1(x)
+        maps = []
+        for stage in self.stages:
+            out = stage(out)
+            maps.append(out)
+        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
+        return feature_dict(self.fc(embedding), embedding, maps)
+
+    def forward(self, x):
+        return self.features(x)["logits"]
+
+
+for _depth, _widen in ((10, 4), (16, 2), (16, 4), (16, 8), (22, 4), (28, 10), (40, 2), (40, 4)):
+    MODELS.register(f"wrn_{_depth}_{_widen}")(functools.partial(WideResNet, _depth, _widen))

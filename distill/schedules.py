@@ -1,0 +1,30 @@
+"""Learning-rate schedules, stepped once per epoch."""
+import torch
+
+from distill.registry import Registry
+
+SCHEDULES: Registry = Registry("optim.schedule")
+
+
+@SCHEDULES.register("step")
+def step_schedule(optimizer, optim_cfg, epochs):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=optim_cfg.milestones, gamma=optim_cfg.gamma)
+
+
+@SCHEDULES.register("cosine")
+def cosine_schedule(optimizer, optim_cfg, epochs):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+
+
+@SCHEDULES.register("constant")
+def constant_schedule(optimizer, optim_cfg, epochs):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def build_optimizer(parameters, optim_cfg):
+    return torch.optim.SGD(parameters, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+                           weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov)
+
+
+def build_schedule(optimizer, optim_cfg, epochs):
+    return SCHEDULES.get(optim_cfg.schedule, "optim.schedule")(optimizer, optim_cfg, epochs)
