@@ -1,0 +1,111 @@
+"""``trials.parquet``: one row per finished trial (SPEC section 6), rewritten
+atomically (temp file + rename) each time a trial finishes, so a reader never
+sees half a file and a killed driver loses nothing already written."""
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ray import tune
+
+from distill.atomic_write import atomic_write
+from trainables.trial_config import resolve_trial_config, searched_params
+
+TRIALS_FILE = "trials.parquet"
+STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
+_SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.")
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[str, Any]], error: str = "") -> Dict[str, Any]:
+    """One row from a trial's config and its last reported result."""
+    last = last or {}
+    resolved = resolve_trial_config(trial_config)
+    planned = resolved["train"]["epochs"]
+    epochs = int(last.get("epoch", 0) or 0)
+    if error:
+        status = STATUS_FAILED
+    elif epochs < planned:
+        status = STATUS_EARLY
+    else:
+        status = STATUS_OK
+    row: Dict[str, Any] = {
+        "trial_id": trial_id,
+        "status": status,
+        "error": error,
+        "epochs": epochs,
+        "epochs_planned": planned,
+        "wall_seconds": float(last.get("time_total_s", 0.0) or 0.0),
+        "seed": resolved["seed"],
+        "method": resolved["method"]["name"],
+    }
+    for key, value in sorted(searched_params(trial_config).items()):
+        row[f"param.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+    for key, value in last.items():
+        if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):
+            row[key] = float(value)
+    row["config_json"] = json.dumps(resolved, sort_keys=True)
+    return row
+
+
+def write_rows(path: str, rows: List[Dict[str, Any]]) -> None:
+    columns: List[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+    atomic_write(path, lambda fh: pq.write_table(table, fh), mode="wb")
+
+
+def read_rows(path: str) -> List[Dict[str, Any]]:
+    if not os.path.exists(path):
+        return []
+    return pq.read_table(path).to_pylist()
+
+
+class TrialRecorder(tune.Callback):
+    """Appends a row as each trial finishes; rows of a resumed sweep are keyed by
+    trial id, so a trial is never counted twice."""
+
+    def __init__(self, experiment_dir: str):
+        self.path = os.path.join(experiment_dir, TRIALS_FILE)
+        self.rows: Dict[str, Dict[str, Any]] = {r["trial_id"]: r for r in read_rows(self.path)}
+
+    def record(self, trial_id: str, trial_config, last, error: str = "") -> None:
+        self.rows[trial_id] = trial_row(trial_id, trial_config, last, error)
+        write_rows(self.path, list(self.rows.values()))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.record(trial.trial_id, trial.config, trial.last_result)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.record(trial.trial_id, trial.config, trial.last_result, error=error_summary(trial))
+
+    def __getstate__(self):
+        # Tune pickles callbacks with the experiment; rows are re-read from disk on resume
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.path = state["path"]
+        self.rows = {r["trial_id"]: r for r in read_rows(self.path)}
+
+
+def error_summary(trial) -> str:
+    """The last line of the trial's error: the exception type and message."""
+    text = ""
+    try:
+        error = trial.get_error()
+        text = str(error) if error is not None else ""
+    except Exception:  # noqa: BLE001 - an unreadable error file must not stop the sweep
+        pass
+    if not text and getattr(trial, "error_file", None) and os.path.exists(trial.error_file):
+        with open(trial.error_file) as fh:
+            text = fh.read()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "trial failed"

@@ -1,0 +1,86 @@
+"""Build (or restore) the Ray Tune experiment of a sweep: the trainable with its
+per-trial resources, the search (``tune.grid_search`` for grids; Optuna through
+``OptunaSearch`` with a journal-file study for TPE/random), the scheduler and
+the callbacks that write ``trials.parquet`` and the progress line."""
+import os
+from typing import Any, Dict, List
+
+from ray import tune
+
+from platform.experiment_dir import OPTUNA_FILE, TUNE_NAME
+from platform.progress_line import ProgressLine
+from platform.trial_records import TrialRecorder
+from search_spaces.define_by_run import SpaceFunction
+from search_spaces.grid import grid_variants
+from trainables.distill_trainable import train_distill
+from trainables.trial_config import BASE_KEY, VARIANT_KEY
+
+
+def trial_dirname(trial) -> str:
+    # short and parseable: the trial id is recovered from the folder name
+    return f"trial_{trial.trial_id}"
+
+
+def trial_id_from_path(path: str) -> str:
+    return os.path.basename(os.path.normpath(path))[len("trial_"):]
+
+
+def trainable_with_resources(cpus: float, gpus: float):
+    return tune.with_resources(train_distill, {"cpu": cpus, "gpu": gpus})
+
+
+def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str, sampler_name: str):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from ray.tune.search.optuna import OptunaSearch
+
+    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    storage = JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
+    return OptunaSearch(space=SpaceFunction(space, spec.space_function), metric=spec.metric, mode=spec.mode,
+                        sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
+                        study_name=spec.name, points_to_evaluate=points or None)
+
+
+def scheduler_for(spec, epochs: int):
+    if spec.scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        return ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=max(1, epochs // 8))
+    return None
+
+
+def build_tuner(spec, preset: str, base: Dict[str, Any], experiment_dir: str, trials: int,
+                cpus: float, gpus: float, max_failures: int) -> tune.Tuner:
+    space = spec.space_for(preset)
+    param_space: Dict[str, Any] = {BASE_KEY: base}
+    if spec.sampler == "grid":
+        param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space))
+        search_alg, num_samples = None, 1
+    else:
+        search_alg = optuna_search(spec, space, spec.points_for(preset), experiment_dir, spec.sampler)
+        num_samples = trials
+    total = len(grid_variants(space)) if spec.sampler == "grid" else trials
+    return tune.Tuner(
+        trainable_with_resources(cpus, gpus),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search_alg,
+                                    scheduler=scheduler_for(spec, base["train"]["epochs"]),
+                                    num_samples=num_samples, reuse_actors=True,
+                                    trial_dirname_creator=trial_dirname),
+        run_config=tune.RunConfig(
+            name=TUNE_NAME, storage_path=experiment_dir, verbose=0,
+            callbacks=[TrialRecorder(experiment_dir), ProgressLine(spec.metric, spec.mode, total)],
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )
+
+
+def restore_tuner(experiment_dir: str, cpus: float, gpus: float) -> tune.Tuner:
+    path = os.path.join(experiment_dir, TUNE_NAME)
+    return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus),
+                              resume_unfinished=True, resume_errored=False)
+
+
+def can_restore(experiment_dir: str) -> bool:
+    return tune.Tuner.can_restore(os.path.join(experiment_dir, TUNE_NAME))

@@ -1,0 +1,139 @@
+"""The sweep file format, validated on load.
+
+```yaml
+description: one line for --list
+base: {...}                 # a full distill config: the paper recipe
+presets:                    # named dotted overrides of base, plus a trial budget
+  paper: {trials: 50}
+  smoke: {trials: 4, set: {data.name: digits, train.epochs: 3}}
+space:                      # dotted engine-config keys
+  method.temperature: {type: float, low: 1, high: 20, log: true}
+  method.alpha: {type: float, low: 0.05, high: 0.99}
+  optim.lr: {type: categorical, choices: [0.05, 0.1], when: {method.temperature: ...}}
+points: [{method.temperature: 4}]     # evaluated first (enqueued in Optuna)
+space_function: module:function       # optional define-by-run function instead of/after `space`
+sampler: tpe | grid | random
+metric: val_acc.net0
+mode: max
+scheduler: fifo | asha
+paper: {...}                # the paper's numbers, printed beside ours by reports
+```
+"""
+import glob
+import os
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from distill.errors import ConfigError, unknown_name
+from distill.typed_dict import field, from_dict
+
+SWEEP_DIR = os.path.dirname(os.path.abspath(__file__))
+PARAM_TYPES = ("float", "int", "categorical")
+
+
+@dataclass
+class ParamSpec:
+    type: str = field("float", choices=PARAM_TYPES)
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    step: Optional[float] = None
+    choices: Optional[List[Any]] = None
+    when: Optional[Dict[str, Any]] = None   # active only if each named param has (one of) the given value(s)
+
+    def validate(self, path: str) -> None:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ConfigError(f"{path}.choices", "a categorical parameter needs a non-empty list of choices")
+        else:
+            if self.low is None or self.high is None:
+                raise ConfigError(path, f"a {self.type} parameter needs low and high")
+            if self.low > self.high:
+                raise ConfigError(path, f"low ({self.low}) must be <= high ({self.high})")
+            if self.log and self.low <= 0:
+                raise ConfigError(f"{path}.low", "must be > 0 on a log scale")
+
+    def grid_values(self, name: str) -> List[Any]:
+        if self.type == "categorical":
+            return list(self.choices)
+        if self.type == "int" and not self.log:
+            step = int(self.step or 1)
+            return list(range(int(self.low), int(self.high) + 1, step))
+        raise ConfigError(f"space.{name}", "a grid sweep needs categorical (or int) parameters")
+
+
+@dataclass
+class PresetSpec:
+    trials: int = field(1, ge=1)
+    set: Dict[str, Any] = dc_field(default_factory=dict)
+    space: Optional[Dict[str, ParamSpec]] = None        # replaces the sweep's space for this preset
+    points: Optional[List[Dict[str, Any]]] = None
+    teacher_epochs: Optional[int] = field(None, ge=1)  # train the teacher first when it has no checkpoint
+
+
+@dataclass
+class SweepSpec:
+    base: Dict[str, Any]
+    metric: str
+    description: str = ""
+    name: str = ""
+    presets: Dict[str, PresetSpec] = dc_field(default_factory=dict)
+    space: Dict[str, ParamSpec] = dc_field(default_factory=dict)
+    points: List[Dict[str, Any]] = dc_field(default_factory=list)
+    space_function: Optional[str] = None
+    sampler: str = field("tpe", choices=("tpe", "grid", "random"))
+    mode: str = field("max", choices=("max", "min"))
+    scheduler: str = field("fifo", choices=("fifo", "asha"))
+    seed: int = 0
+    paper: Dict[str, Any] = dc_field(default_factory=dict)
+
+    def validate(self, path: str) -> None:
+        if not self.presets:
+            raise ConfigError("presets", "a sweep needs at least one preset (e.g. smoke, paper)")
+        if self.sampler == "grid":
+            for name, spec in self.space.items():
+                spec.grid_values(name)
+
+    def preset(self, name: str) -> PresetSpec:
+        if name not in self.presets:
+            raise unknown_name("--preset", name, self.presets)
+        return self.presets[name]
+
+    def space_for(self, preset: str) -> Dict[str, ParamSpec]:
+        chosen = self.preset(preset).space
+        return self.space if chosen is None else chosen
+
+    def points_for(self, preset: str) -> List[Dict[str, Any]]:
+        chosen = self.preset(preset).points
+        return self.points if chosen is None else chosen
+
+
+def sweep_path(name: str) -> str:
+    return os.path.join(SWEEP_DIR, f"{name}.yaml")
+
+
+def list_sweeps() -> Dict[str, str]:
+    """name -> description, for ``--list``."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(SWEEP_DIR, "*.yaml"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        out[name] = load_sweep(name).description
+    return out
+
+
+def load_sweep(name: str) -> SweepSpec:
+    path = name if name.endswith((".yaml", ".yml")) else sweep_path(name)
+    if not os.path.isfile(path):
+        known = [os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(SWEEP_DIR, "*.yaml"))]
+        raise unknown_name("sweep", name, known)
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError:
+        raise ConfigError("sweep", f"{path} is not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("sweep", f"{path} must hold a mapping")
+    raw.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    return from_dict(SweepSpec, raw)

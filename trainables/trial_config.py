@@ -1,0 +1,27 @@
+"""How a Tune trial's flat config becomes one engine config.
+
+A trial config holds the sweep's base engine config under ``BASE_KEY``, an
+optional grid variant under ``VARIANT_KEY`` (a dict of dotted overrides) and
+searched parameters as flat dotted keys (``method.temperature``). Driver and
+workers both resolve with this function, so the config saved beside a trial's
+results is exactly the one it trained with."""
+from typing import Any, Dict
+
+from distill.config import apply_overrides, config_from_dict, config_to_dict
+
+BASE_KEY = "engine_config"
+VARIANT_KEY = "variant"
+RESERVED = (BASE_KEY, VARIANT_KEY)
+
+
+def searched_params(trial_config: Dict[str, Any]) -> Dict[str, Any]:
+    """The trial's own parameters (grid variant and searched values), flat and dotted."""
+    params = dict(trial_config.get(VARIANT_KEY) or {})
+    params.update({k: v for k, v in trial_config.items() if k not in RESERVED})
+    return params
+
+
+def resolve_trial_config(trial_config: Dict[str, Any]) -> Dict[str, Any]:
+    """The fully resolved engine config (validated) as a plain dict."""
+    raw = apply_overrides(trial_config[BASE_KEY], sorted(searched_params(trial_config).items()))
+    return config_to_dict(config_from_dict(raw))
