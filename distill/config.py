@@ -185,6 +185,10 @@ def read_yaml(path: str) -> Dict[str, Any]:
             data = yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError("--config", f"file not found: {path}") from None
+    except OSError as err:   # a folder, no permission, ...
+        raise ConfigError("--config", f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("--config", f"{path} is not a UTF-8 text (YAML) file") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

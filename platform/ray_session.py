@@ -20,8 +20,9 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
     if address:
         ray.init(address=address, **kwargs)
     else:
-        # a local Ray: the dashboard (if installed) listens on loopback only
-        ray.init(num_cpus=num_cpus, dashboard_host="127.0.0.1", include_dashboard=False, **kwargs)
+        # "local" always starts a fresh Ray for this driver; on a cluster's head use --address auto.
+        # The dashboard (if installed) listens on loopback only.
+        ray.init(address="local", num_cpus=num_cpus, dashboard_host="127.0.0.1", include_dashboard=False, **kwargs)
 
 
 def cluster_gpus() -> float:

@@ -11,7 +11,8 @@ import sys
 import time
 
 from distill.cli_errors import exit_on_config_error
-from distill.config import apply_overrides, config_from_dict
+from distill.config import apply_overrides, config_from_dict, parse_override
+from distill.data import check_data
 from distill.errors import ConfigError
 
 PROG = "python -m platform.sweep"
@@ -57,7 +58,7 @@ def absolute_paths(base: dict) -> dict:
     return base
 
 
-def check_trial_configs(spec, preset: str, base: dict) -> None:
+def check_trial_configs(spec, preset: str, base: dict, fixed) -> None:
     """Resolve the configs trials will get before any Ray work, so a typo in the
     sweep or in --set fails here with one line instead of in every trial."""
     import optuna
@@ -68,16 +69,17 @@ def check_trial_configs(spec, preset: str, base: dict) -> None:
     probe = copy.deepcopy(base)
     if probe.get("teacher") and not probe["teacher"].get("checkpoint"):
         probe["teacher"]["checkpoint"] = "trained-before-the-sweep"
-    space = spec.space_for(preset)
+    space = spec.space_for(preset, fixed)
     if spec.sampler == "grid":
         variants = grid_variants(space)
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
         derived = SpaceFunction(space, spec.space_function)(trial) or {}
-        variants = [{**trial.params, **derived}] + list(spec.points_for(preset))
+        variants = [{**trial.params, **derived}] + list(spec.points_for(preset, fixed))
     for variant in variants:
-        config_from_dict(apply_overrides(probe, sorted(variant.items())))
+        config = config_from_dict(apply_overrides(probe, sorted(variant.items())))
+    check_data(config.data)
 
 
 def prepare(args):
@@ -96,11 +98,12 @@ def prepare(args):
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
     base.setdefault("train", {}).setdefault("threads", max(1, int(args.cpus_per_trial)))
-    check_trial_configs(spec, args.preset, base)
+    fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
+    check_trial_configs(spec, args.preset, base, fixed)
     experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name)
     meta = {"sweep": spec.name, "preset": args.preset, "trials": args.trials or preset.trials,
             "metric": spec.metric, "mode": spec.mode,
-            "overrides": list(args.set), "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
+            "overrides": list(args.set), "fixed": fixed, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
     write_meta(experiment_dir, meta)
     return spec, experiment_dir, meta
 
@@ -122,7 +125,7 @@ def run(args) -> int:
     if args.resume and can_restore(experiment_dir):
         tuner = restore_tuner(experiment_dir, args.cpus_per_trial, gpus)
     else:
-        tuner = build_tuner(spec, meta["preset"], meta["base"], experiment_dir, meta["trials"],
+        tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
                             args.cpus_per_trial, gpus, args.max_failures)
     results = tuner.fit()
     rows = rows_from_results(results, experiment_dir)

@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray import tune
 
-from distill.atomic_write import atomic_write
+from distill.atomic_write import atomic_write, write_yaml
 from trainables.trial_config import resolve_trial_config, searched_params
 
 TRIALS_FILE = "trials.parquet"
+RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
 _SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.")
 
@@ -80,6 +81,11 @@ class TrialRecorder(tune.Callback):
     def record(self, trial_id: str, trial_config, last, error: str = "") -> None:
         self.rows[trial_id] = trial_row(trial_id, trial_config, last, error)
         write_rows(self.path, list(self.rows.values()))
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        # beside the trial's results in the experiment storage (a local or mounted path)
+        if os.path.isabs(trial.path):
+            write_yaml(os.path.join(trial.path, RESOLVED_CONFIG_FILE), resolve_trial_config(trial.config))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.record(trial.trial_id, trial.config, trial.last_result)

@@ -33,13 +33,14 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
-    from ray.tune.search.optuna import OptunaSearch
+
+    from platform.study_searcher import StudySearcher
 
     samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
     storage = JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
-    return OptunaSearch(space=SpaceFunction(space, spec.space_function), metric=spec.metric, mode=spec.mode,
-                        sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
-                        study_name=spec.name, points_to_evaluate=points or None)
+    return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=spec.metric, mode=spec.mode,
+                         sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
+                             study_name=spec.name, points_to_evaluate=points or None)
 
 
 def scheduler_for(spec, epochs: int):
@@ -50,15 +51,15 @@ def scheduler_for(spec, epochs: int):
     return None
 
 
-def build_tuner(spec, preset: str, base: Dict[str, Any], experiment_dir: str, trials: int,
+def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], experiment_dir: str, trials: int,
                 cpus: float, gpus: float, max_failures: int) -> tune.Tuner:
-    space = spec.space_for(preset)
+    space = spec.space_for(preset, fixed)
     param_space: Dict[str, Any] = {BASE_KEY: base}
     if spec.sampler == "grid":
         param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space))
         search_alg, num_samples = None, 1
     else:
-        search_alg = optuna_search(spec, space, spec.points_for(preset), experiment_dir, spec.sampler)
+        search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler)
         num_samples = trials
     total = len(grid_variants(space)) if spec.sampler == "grid" else trials
     return tune.Tuner(

@@ -22,7 +22,7 @@ paper: {...}                # the paper's numbers, printed beside ours by report
 import glob
 import os
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -101,13 +101,17 @@ class SweepSpec:
             raise unknown_name("--preset", name, self.presets)
         return self.presets[name]
 
-    def space_for(self, preset: str) -> Dict[str, ParamSpec]:
+    def space_for(self, preset: str, fixed: Sequence[str] = ()) -> Dict[str, ParamSpec]:
+        """The searched parameters; those the user fixed (``--set``) are left out."""
         chosen = self.preset(preset).space
-        return self.space if chosen is None else chosen
+        space = self.space if chosen is None else chosen
+        return {k: v for k, v in space.items() if k not in fixed}
 
-    def points_for(self, preset: str) -> List[Dict[str, Any]]:
+    def points_for(self, preset: str, fixed: Sequence[str] = ()) -> List[Dict[str, Any]]:
         chosen = self.preset(preset).points
-        return self.points if chosen is None else chosen
+        points = self.points if chosen is None else chosen
+        points = [{k: v for k, v in p.items() if k not in fixed} for p in points]
+        return [p for p in points if p]
 
 
 def sweep_path(name: str) -> str:

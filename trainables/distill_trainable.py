@@ -4,11 +4,8 @@ import os
 
 from ray import tune
 
-from distill.atomic_write import write_yaml
 from distill.config import config_from_dict
 from trainables.trial_config import resolve_trial_config
-
-RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 
 
 def train_distill(trial_config: dict) -> None:
@@ -20,7 +17,6 @@ def train_distill(trial_config: dict) -> None:
 
     resolved = resolve_trial_config(trial_config)
     trial_dir = tune.get_context().get_trial_dir()
-    write_yaml(os.path.join(trial_dir, RESOLVED_CONFIG_FILE), resolved)
     trainer = Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"))
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

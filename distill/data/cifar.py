@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import torch
 
-from distill.data.registry import DATASETS, ImageSet
+from distill.data.registry import DATA_CHECKS, DATASETS, ImageSet
 from distill.errors import ConfigError
 
 _LAYOUTS = {
@@ -56,3 +56,4 @@ def _loader(name: str):
 
 for _name in _LAYOUTS:
     DATASETS.register(_name)(_loader(_name))
+    DATA_CHECKS.register(_name)(lambda root, _n=_name: _folder(_n, root))

@@ -6,6 +6,9 @@ import torch
 from distill.registry import Registry
 
 DATASETS: Registry = Registry("data set")
+# Cheap checks that a data set's files are in place, run by a sweep's driver
+# before any trial starts; data sets that need no files register none.
+DATA_CHECKS: Registry = Registry("data check")
 
 
 @dataclass
@@ -60,3 +63,9 @@ def load_splits(data_cfg) -> Splits:
         train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
     mean, std = channel_stats(train.images)
     return Splits(train=train, val=val, test=test, mean=mean, std=std, **meta)
+
+
+def check_data(data_cfg) -> None:
+    DATASETS.get(data_cfg.name, "data.name")
+    if data_cfg.name in DATA_CHECKS:
+        DATA_CHECKS.get(data_cfg.name)(data_cfg.root)

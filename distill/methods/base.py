@@ -45,6 +45,14 @@ class Method(nn.Module):
         self.num_classes = num_classes
         self.teacher = teacher
 
+    def train(self, mode: bool = True):
+        # ``self.teacher`` is a registered submodule, so ``Module.train`` would switch the
+        # frozen teacher to train mode (BatchNorm batch statistics, running stats updated)
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
     @classmethod
     def check_config(cls, config) -> None:
         n = len(config.networks)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from distill.losses import soft_kl
+from distill.losses import soft_kl, upcast
 from distill.methods.base import Method, Needs, weighted
 from distill.methods.registry import METHODS
 from distill.typed_dict import field
@@ -27,7 +27,7 @@ class DeepMutualLearning(Method):
         for name in self.network_names:
             logits = outputs[name]["logits"]
             peers = [outputs[other]["logits"].detach() for other in self.network_names if other != name]
-            weighted(terms, f"ce.{name}", p.ce_weight, lambda: F.cross_entropy(logits.float(), batch.labels))
+            weighted(terms, f"ce.{name}", p.ce_weight, lambda: F.cross_entropy(upcast(logits), batch.labels))
             weighted(terms, f"kl.{name}", p.kl_weight,
                      lambda: sum(soft_kl(logits, peer, p.temperature) for peer in peers) / len(peers))
         return terms

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
+from distill.losses import upcast
 from distill.methods.base import Method, Needs, weighted
 from distill.methods.registry import METHODS
 from distill.typed_dict import field
@@ -19,5 +20,5 @@ class Independent(Method):
     def losses(self, batch, outputs, teacher_output):
         terms = {}
         for name in self.network_names:
-            weighted(terms, f"ce.{name}", self.params.ce_weight, lambda: F.cross_entropy(outputs[name]["logits"].float(), batch.labels))
+            weighted(terms, f"ce.{name}", self.params.ce_weight, lambda: F.cross_entropy(upcast(outputs[name]["logits"]), batch.labels))
         return terms

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from distill.losses import soft_kl
+from distill.losses import soft_kl, upcast
 from distill.methods.base import Method, Needs, weighted
 from distill.methods.registry import METHODS
 from distill.typed_dict import field
@@ -25,6 +25,6 @@ class KnowledgeDistillation(Method):
         terms = {}
         for name in self.network_names:
             logits = outputs[name]["logits"]
-            weighted(terms, f"ce.{name}", 1.0 - p.alpha, lambda: F.cross_entropy(logits.float(), batch.labels))
+            weighted(terms, f"ce.{name}", 1.0 - p.alpha, lambda: F.cross_entropy(upcast(logits), batch.labels))
             weighted(terms, f"kd.{name}", p.alpha, lambda: soft_kl(logits, target, p.temperature))
         return terms
