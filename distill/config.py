@@ -21,6 +21,7 @@ class DataConfig:
     batch_size: int = field(128, ge=1)
     eval_batch_size: int = field(512, ge=1)
     augment: bool = True
+    classes_per_batch: Optional[int] = field(None, ge=1)  # K classes x B/K images per batch (TADML's K)
     train_limit: Optional[int] = field(None, ge=1)      # use only the first N training images (tests)
 
 

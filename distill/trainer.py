@@ -15,6 +15,7 @@ from distill.config import ExperimentConfig, config_to_dict
 from distill.atomic_write import atomic_write, write_yaml
 from distill.data import ImageSet, load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
+from distill.data.class_balanced import check_classes_per_batch
 from distill.methods import METHODS
 from distill.methods.base import Batch
 from distill.models import build_model
@@ -39,6 +40,8 @@ class Trainer:
         self.memory_format = torch.channels_last if config.train.channels_last else torch.contiguous_format
 
         self.splits = load_splits(config.data)
+        if config.data.classes_per_batch:
+            check_classes_per_batch(config.data.classes_per_batch, config.data.batch_size, self.splits.num_classes)
         self.networks: Dict[str, torch.nn.Module] = {}
         for i, net_cfg in enumerate(config.networks):
             net = build_model(net_cfg.arch, self.splits.num_classes, self.splits.in_channels, f"networks[{i}].arch")
@@ -56,7 +59,7 @@ class Trainer:
         self.normalize = normalize
         self.train_batches = TrainBatches(self.splits.train, config.data.batch_size, normalize, self.device,
                                           self.splits.crop_padding, self.splits.flip, config.data.augment,
-                                          self.data_generator)
+                                          self.data_generator, config.data.classes_per_batch, self.splits.num_classes)
         self.val_set = ImageSet(self.splits.val.images.to(self.device), self.splits.val.labels.to(self.device))
         self.test_set = ImageSet(self.splits.test.images.to(self.device), self.splits.test.labels.to(self.device))
         self.epoch = 0
@@ -79,7 +82,7 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def _forward(self, net, images):
-        return net.features(images) if self.method.needs.features else {"logits": net(images)}
+        return net.features(images) if self.method.wants_features() else {"logits": net(images)}
 
     def train_step(self, images, labels) -> Dict[str, torch.Tensor]:
         batch = Batch(images, labels)

@@ -63,6 +63,10 @@ class Method(nn.Module):
         if cls.needs.teacher and (config.teacher is None or not config.teacher.checkpoint):
             raise ConfigError("teacher.checkpoint", f"method {config.method.name} needs a teacher {{arch, checkpoint}}")
 
+    def wants_features(self) -> bool:
+        """Whether the trainer must call ``features`` (may depend on the params: a zero weight needs nothing)."""
+        return self.needs.features
+
     def losses(self, batch: Batch, outputs: Dict[str, dict], teacher_output: Optional[dict]) -> Dict[str, torch.Tensor]:
         raise NotImplementedError
 
