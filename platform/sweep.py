@@ -65,21 +65,22 @@ def check_trial_configs(spec, preset: str, base: dict, fixed) -> None:
 
     from search_spaces.define_by_run import SpaceFunction
     from search_spaces.grid import grid_variants
+    from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
 
     probe = copy.deepcopy(base)
     if probe.get("teacher") and not probe["teacher"].get("checkpoint"):
         probe["teacher"]["checkpoint"] = "trained-before-the-sweep"
     space = spec.space_for(preset, fixed)
     if spec.sampler == "grid":
-        variants = grid_variants(space)
+        variants = grid_variants(space, spec.variants_for(preset))
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
         derived = SpaceFunction(space, spec.space_function)(trial) or {}
         variants = [{**trial.params, **derived}] + list(spec.points_for(preset, fixed))
     for variant in variants:
-        config = config_from_dict(apply_overrides(probe, sorted(variant.items())))
-    check_data(config.data)
+        resolved = resolve_trial_config({BASE_KEY: probe, VARIANT_KEY: variant})
+    check_data(config_from_dict(resolved).data)
 
 
 def prepare(args):

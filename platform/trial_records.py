@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from ray import tune
 
 from distill.atomic_write import atomic_write, write_yaml
-from trainables.trial_config import resolve_trial_config, searched_params
+from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, searched_params
 
 TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
@@ -48,6 +48,7 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
         "method": resolved["method"]["name"],
     }
     for key, value in sorted(searched_params(trial_config).items()):
+        key = key[len(RECORD_ONLY_PREFIX):] if key.startswith(RECORD_ONLY_PREFIX) else key
         row[f"param.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):

@@ -36,7 +36,11 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
 
     from platform.study_searcher import StudySearcher
 
-    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    samplers = {
+        # group=True: multivariate TPE that also handles conditional (define-by-run) spaces
+        "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),
+        "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    }
     storage = JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
     return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=spec.metric, mode=spec.mode,
                          sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
@@ -56,12 +60,12 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
     space = spec.space_for(preset, fixed)
     param_space: Dict[str, Any] = {BASE_KEY: base}
     if spec.sampler == "grid":
-        param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space))
+        param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space, spec.variants_for(preset)))
         search_alg, num_samples = None, 1
     else:
         search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler)
         num_samples = trials
-    total = len(grid_variants(space)) if spec.sampler == "grid" else trials
+    total = len(param_space[VARIANT_KEY]["grid_search"]) if spec.sampler == "grid" else trials
     return tune.Tuner(
         trainable_with_resources(cpus, gpus),
         param_space=param_space,

@@ -1,12 +1,16 @@
-"""Enumerate a grid sweep's configurations exactly once each, honouring
-conditions: an inactive parameter is left out, not crossed with the rest."""
+"""Enumerate a grid sweep's configurations exactly once each: the named
+variant axes crossed with each other and with the grid of the space. A
+conditional parameter that is inactive is left out, not crossed with the rest."""
+import itertools
 from typing import Any, Dict, List
 
 from search_spaces.define_by_run import condition_holds
 from search_spaces.sweep_spec import ParamSpec
 
+LABEL_PREFIX = "search."
 
-def grid_variants(space: Dict[str, ParamSpec]) -> List[Dict[str, Any]]:
+
+def space_grid(space: Dict[str, ParamSpec]) -> List[Dict[str, Any]]:
     variants: List[Dict[str, Any]] = [{}]
     for name, spec in space.items():
         grown = []
@@ -17,3 +21,16 @@ def grid_variants(space: Dict[str, ParamSpec]) -> List[Dict[str, Any]]:
                 grown.append(variant)
         variants = grown
     return variants
+
+
+def grid_variants(space: Dict[str, ParamSpec], named: Dict[str, Dict[str, Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+    """Flat dicts: ``search.<axis>: row`` labels, the rows' overrides, then the space's values."""
+    axes = [[(axis, row, overrides) for row, overrides in rows.items()] for axis, rows in (named or {}).items()]
+    out = []
+    for combo in itertools.product(*axes):
+        base: Dict[str, Any] = {}
+        for axis, row, overrides in combo:
+            base[LABEL_PREFIX + axis] = row
+            base.update(overrides or {})
+        out.extend({**base, **values} for values in space_grid(space))
+    return out

@@ -11,13 +11,18 @@ space:                      # dotted engine-config keys
   method.alpha: {type: float, low: 0.05, high: 0.99}
   optim.lr: {type: categorical, choices: [0.05, 0.1], when: {method.temperature: ...}}
 points: [{method.temperature: 4}]     # evaluated first (enqueued in Optuna)
-space_function: module:function       # optional define-by-run function instead of/after `space`
+variants:                   # named rows of a paper table, crossed with each other and the space (grid only)
+  loss: {LS: {method.js_weight: 0}, LS+LJS: {method.adv_weight: 0}}
+space_function: module:function       # optional define-by-run code after `space`; returns derived keys
+table: {rows: loss, columns: data.name, baseline: LS}
 sampler: tpe | grid | random
 metric: val_acc.net0
 mode: max
 scheduler: fifo | asha
 paper: {...}                # the paper's numbers, printed beside ours by reports
 ```
+Keys under ``search.`` (axis labels, auxiliary search parameters such as a
+discriminator's depth) are recorded with the trial but not applied to the engine config.
 """
 import glob
 import os
@@ -71,6 +76,16 @@ class PresetSpec:
     space: Optional[Dict[str, ParamSpec]] = None        # replaces the sweep's space for this preset
     points: Optional[List[Dict[str, Any]]] = None
     teacher_epochs: Optional[int] = field(None, ge=1)  # train the teacher first when it has no checkpoint
+    variants: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None   # replaces the named axes it lists
+
+
+@dataclass
+class TableSpec:
+    """How a report lays the results out: which axis or parameter makes the rows and
+    which the columns (optional), and the row the others are tested against."""
+    rows: str
+    columns: Optional[str] = None
+    baseline: Optional[str] = None
 
 
 @dataclass
@@ -81,6 +96,7 @@ class SweepSpec:
     name: str = ""
     presets: Dict[str, PresetSpec] = dc_field(default_factory=dict)
     space: Dict[str, ParamSpec] = dc_field(default_factory=dict)
+    variants: Dict[str, Dict[str, Dict[str, Any]]] = dc_field(default_factory=dict)  # axis -> row -> overrides
     points: List[Dict[str, Any]] = dc_field(default_factory=list)
     space_function: Optional[str] = None
     sampler: str = field("tpe", choices=("tpe", "grid", "random"))
@@ -88,6 +104,7 @@ class SweepSpec:
     scheduler: str = field("fifo", choices=("fifo", "asha"))
     seed: int = 0
     paper: Dict[str, Any] = dc_field(default_factory=dict)
+    table: Optional[TableSpec] = None
 
     def validate(self, path: str) -> None:
         if not self.presets:
@@ -95,6 +112,15 @@ class SweepSpec:
         if self.sampler == "grid":
             for name, spec in self.space.items():
                 spec.grid_values(name)
+        elif self.variants:
+            raise ConfigError("variants", f"named variants need sampler: grid, got {self.sampler}")
+        for axis in self.variants:
+            if "." in axis:
+                raise ConfigError(f"variants.{axis}", "an axis name is a plain word (it labels rows), not a dotted key")
+
+    def variants_for(self, preset: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
+        chosen = self.preset(preset).variants or {}
+        return {axis: chosen.get(axis, rows) for axis, rows in self.variants.items()}
 
     def preset(self, name: str) -> PresetSpec:
         if name not in self.presets:

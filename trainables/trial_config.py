@@ -2,7 +2,8 @@
 
 A trial config holds the sweep's base engine config under ``BASE_KEY``, an
 optional grid variant under ``VARIANT_KEY`` (a dict of dotted overrides) and
-searched parameters as flat dotted keys (``method.temperature``). Driver and
+searched parameters as flat dotted keys (``method.temperature``). Keys under
+``search.`` (row labels, auxiliary search parameters) are recorded, not applied. Driver and
 workers both resolve with this function, so the config saved beside a trial's
 results is exactly the one it trained with."""
 from typing import Any, Dict
@@ -12,6 +13,7 @@ from distill.config import apply_overrides, config_from_dict, config_to_dict
 BASE_KEY = "engine_config"
 VARIANT_KEY = "variant"
 RESERVED = (BASE_KEY, VARIANT_KEY)
+RECORD_ONLY_PREFIX = "search."
 
 
 def searched_params(trial_config: Dict[str, Any]) -> Dict[str, Any]:
@@ -23,5 +25,7 @@ def searched_params(trial_config: Dict[str, Any]) -> Dict[str, Any]:
 
 def resolve_trial_config(trial_config: Dict[str, Any]) -> Dict[str, Any]:
     """The fully resolved engine config (validated) as a plain dict."""
-    raw = apply_overrides(trial_config[BASE_KEY], sorted(searched_params(trial_config).items()))
+    # sorted: a parent key ("method") is applied before its children ("method.temperature")
+    overrides = sorted((k, v) for k, v in searched_params(trial_config).items() if not k.startswith(RECORD_ONLY_PREFIX))
+    raw = apply_overrides(trial_config[BASE_KEY], overrides)
     return config_to_dict(config_from_dict(raw))
