@@ -18,7 +18,7 @@ from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.class_balanced import check_classes_per_batch
 from distill.methods import METHODS
 from distill.methods.base import Batch
-from distill.models import build_model
+from distill.models import build_model, count_parameters
 from distill.runtime import autocast_dtype, configure, resolve_device, rng_state, set_rng_state
 from distill.schedules import build_optimizer, build_schedule
 
@@ -139,7 +139,7 @@ class Trainer:
 
     # -- epochs, checkpoints, resume -----------------------------------------
     def _epoch_metrics(self, train_terms: Dict[str, float], lr: float, seconds: float) -> dict:
-        metrics = {"epoch": self.epoch, "lr": lr,
+        metrics = {"epoch": self.epoch, "epochs_planned": self.config.train.epochs, "lr": lr,
                    "epoch_seconds": seconds, "images_per_second": len(self.train_batches) * self.train_batches.batch_size / max(seconds, 1e-9)}
         metrics.update({f"loss.{name}": value for name, value in train_terms.items()})
         val = self.evaluate(self.val_set)
@@ -149,6 +149,8 @@ class Trainer:
             metrics[f"val_loss.{name}"] = res["loss"]
             best = max(res["acc"], previous.get(f"best_val_acc.{name}", -1.0))
             metrics[f"best_val_acc.{name}"] = best
+        for name, net in self.networks.items():
+            metrics[f"params.{name}"] = count_parameters(net) / 1e6   # millions: a second objective
         accs = [res["acc"] for res in val.values()]
         metrics["val_acc.mean"] = sum(accs) / len(accs)
         metrics["val_acc.max"] = max(accs)

@@ -2,6 +2,7 @@
 checking every field's type, range and choices. Field constraints live in the
 dataclass's field metadata: ``choices``, ``ge`` (>=), ``gt`` (>), ``le`` (<=)."""
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, Dict, Type, TypeVar
@@ -9,6 +10,7 @@ from typing import Any, Dict, Type, TypeVar
 from distill.errors import ConfigError
 
 T = TypeVar("T")
+_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _type_name(tp) -> str:
@@ -57,6 +59,9 @@ def _coerce(value: Any, tp, field: str):
             raise ConfigError(field, f"must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_FLOAT.match(value.strip()):
+            # YAML 1.1 reads "1e-3" (no dot) as a string; users write it anyway
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(field, f"must be a number, got {value!r}")
         return float(value)

@@ -6,13 +6,25 @@ Optuna journal is written at once, so after a kill the two can disagree: a
 trial Optuna already closed may be resumed by Tune, and a trial Optuna opened
 after the last snapshot is unknown to Tune. The experiment's own results are
 the source of truth (trials.parquet is rebuilt from them); here we only keep
-Optuna from raising on closed trials and close the orphans."""
+Optuna from raising on closed trials and close the orphans.
+
+It also tells Optuna the truth about early stopping: Ray's ``OptunaSearch``
+reports a trial that ASHA stopped as COMPLETE with its partial value, which
+biases TPE towards short-run winners; here such a trial is PRUNED (its
+intermediate values stay in the study)."""
 import logging
 
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 logger = logging.getLogger(__name__)
+
+
+def stopped_early(result) -> bool:
+    """A trial that ended before its planned epochs without an error was stopped by the scheduler."""
+    if not result or "epochs_planned" not in result:
+        return False
+    return result.get("epoch", 0) < result["epochs_planned"]
 
 
 class StudySearcher(OptunaSearch):
@@ -28,6 +40,10 @@ class StudySearcher(OptunaSearch):
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         if self._closed_in_study(trial_id):
+            self._completed_trials.add(trial_id)
+            return
+        if not error and stopped_early(result):
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
             self._completed_trials.add(trial_id)
             return
         super().on_trial_complete(trial_id, result=result, error=error)

@@ -16,7 +16,7 @@ from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, se
 TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
-_SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.")
+_SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.")
 
 
 def _json_value(value):
