@@ -24,8 +24,9 @@ OPTUNA_FILE = "optuna.journal"
 BEST_CONFIG_FILE = "best_config.yaml"
 
 
-def new_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[str] = None) -> str:
-    name = name or f"{sweep}-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+def new_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[str] = None, kind: str = "sweep") -> str:
+    tag = "" if kind == "sweep" else f"-{kind}"
+    name = name or f"{sweep}-{preset}{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = os.path.join(os.path.abspath(storage), name)
     if os.path.exists(os.path.join(path, META_FILE)):
         raise ConfigError("--name", f"experiment {path} exists; add --resume to continue it")
@@ -33,16 +34,17 @@ def new_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[str
     return path
 
 
-def find_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[str] = None) -> str:
-    """The named experiment, or the newest one of this sweep and preset."""
+def find_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[str] = None, kind: str = "sweep") -> str:
+    """The named experiment, or the newest one of this sweep, preset and kind (sweep or ablation)."""
     if name:
         path = os.path.join(os.path.abspath(storage), name)
         candidates = [path] if os.path.exists(os.path.join(path, META_FILE)) else []
     else:
         pattern = os.path.join(os.path.abspath(storage), f"{sweep}-{preset}-*", META_FILE)
         candidates = sorted(os.path.dirname(p) for p in glob.glob(pattern))
+        candidates = [c for c in candidates if read_meta(c).get("kind", "sweep") == kind]
     if not candidates:
-        raise ConfigError("--resume", f"no experiment of sweep {sweep!r} preset {preset!r} under {storage} to resume")
+        raise ConfigError("--resume", f"no {kind} of sweep {sweep!r} preset {preset!r} under {storage} to resume")
     return candidates[-1]
 
 

@@ -47,8 +47,10 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
         "seed": resolved["seed"],
         "method": resolved["method"]["name"],
     }
-    for key, value in sorted(searched_params(trial_config).items()):
-        key = key[len(RECORD_ONLY_PREFIX):] if key.startswith(RECORD_ONLY_PREFIX) else key
+    params = searched_params(trial_config)
+    for key, value in sorted(params.items()):
+        short = key[len(RECORD_ONLY_PREFIX):] if key.startswith(RECORD_ONLY_PREFIX) else key
+        key = key if short != key and short in params else short   # a label never hides a config key
         row[f"param.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):

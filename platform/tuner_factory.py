@@ -3,7 +3,7 @@ per-trial resources, the search (``tune.grid_search`` for grids; Optuna through
 ``OptunaSearch`` with a journal-file study for TPE/random), the scheduler and
 the callbacks that write ``trials.parquet`` and the progress line."""
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ray import tune
 
@@ -11,7 +11,7 @@ from platform.experiment_dir import OPTUNA_FILE, TUNE_NAME
 from platform.progress_line import ProgressLine
 from platform.trial_records import TrialRecorder
 from search_spaces.define_by_run import SpaceFunction
-from search_spaces.grid import grid_variants
+from search_spaces.grid import ablation_variants, grid_variants
 from trainables.distill_trainable import train_distill
 from trainables.trial_config import BASE_KEY, VARIANT_KEY
 
@@ -40,9 +40,11 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
         # group=True: multivariate TPE that also handles conditional (define-by-run) spaces
         "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),
         "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+        "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
     }
     storage = JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
-    return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=spec.metric, mode=spec.mode,
+    metric, mode = (spec.metrics, spec.modes) if spec.multi_objective else (spec.primary_metric, spec.primary_mode)
+    return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=metric, mode=mode,
                          sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
                              study_name=spec.name, points_to_evaluate=points or None)
 
@@ -56,26 +58,35 @@ def scheduler_for(spec, epochs: int):
 
 
 def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], experiment_dir: str, trials: int,
-                cpus: float, gpus: float, max_failures: int) -> tune.Tuner:
+                cpus: float, gpus: float, max_failures: int, seeds: Optional[List[int]] = None) -> tune.Tuner:
+    """A sweep (grid or Optuna search) or, with ``seeds``, an ablation: every grid point
+    (or enqueued point of a search) crossed with the seeds, each run exactly once."""
     space = spec.space_for(preset, fixed)
     param_space: Dict[str, Any] = {BASE_KEY: base}
-    if spec.sampler == "grid":
+    search_alg, scheduler, num_samples = None, None, 1
+    if seeds is not None:
+        param_space[VARIANT_KEY] = tune.grid_search(ablation_variants(spec, preset, fixed))
+        param_space["seed"] = tune.grid_search(list(seeds))
+        total = len(param_space[VARIANT_KEY]["grid_search"]) * len(seeds)
+    elif spec.sampler == "grid":
         param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space, spec.variants_for(preset)))
-        search_alg, num_samples = None, 1
+        total = len(param_space[VARIANT_KEY]["grid_search"])
     else:
         search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler)
-        num_samples = trials
-    total = len(param_space[VARIANT_KEY]["grid_search"]) if spec.sampler == "grid" else trials
+        scheduler = scheduler_for(spec, base["train"]["epochs"])
+        num_samples = total = trials
+    single = not spec.multi_objective
     return tune.Tuner(
         trainable_with_resources(cpus, gpus),
         param_space=param_space,
-        tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search_alg,
-                                    scheduler=scheduler_for(spec, base["train"]["epochs"]),
-                                    num_samples=num_samples, reuse_actors=True,
+        # several objectives: Optuna ranks them; Tune itself (and ASHA) gets no single metric
+        tune_config=tune.TuneConfig(metric=spec.primary_metric if single else None,
+                                    mode=spec.primary_mode if single else None, search_alg=search_alg,
+                                    scheduler=scheduler, num_samples=num_samples, reuse_actors=True,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_NAME, storage_path=experiment_dir, verbose=0,
-            callbacks=[TrialRecorder(experiment_dir), ProgressLine(spec.metric, spec.mode, total)],
+            callbacks=[TrialRecorder(experiment_dir), ProgressLine(spec.primary_metric, spec.primary_mode, total)],
             failure_config=tune.FailureConfig(max_failures=max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     )

@@ -34,3 +34,28 @@ def grid_variants(space: Dict[str, ParamSpec], named: Dict[str, Dict[str, Dict[s
             base.update(overrides or {})
         out.extend({**base, **values} for values in space_grid(space))
     return out
+
+
+def ablation_variants(spec, preset: str, fixed=()) -> List[Dict[str, Any]]:
+    """The configurations an ablation runs once per seed: a grid sweep's grid, or a
+    search's enqueued points (the paper's rows) with their derived keys resolved."""
+    from distill.errors import ConfigError
+    from search_spaces.define_by_run import SpaceFunction
+
+    if spec.sampler == "grid":
+        return grid_variants(spec.space_for(preset, fixed), spec.variants_for(preset))
+    points = spec.points_for(preset, fixed)
+    if not points:
+        raise ConfigError("sweep", f"{spec.name} is a search without points; an ablation needs a grid or points")
+    import optuna
+
+    space = SpaceFunction(spec.space_for(preset, fixed), spec.space_function)
+    variants = []
+    for point in points:
+        trial = optuna.trial.FixedTrial(point)
+        try:
+            derived = space(trial) or {}
+        except ValueError as err:   # FixedTrial: a point that lacks a searched parameter
+            raise ConfigError("points", f"{point} does not set every searched parameter ({err})") from None
+        variants.append({**trial.params, **point, **derived})
+    return variants

@@ -15,9 +15,9 @@ variants:                   # named rows of a paper table, crossed with each oth
   loss: {LS: {method.js_weight: 0}, LS+LJS: {method.adv_weight: 0}}
 space_function: module:function       # optional define-by-run code after `space`; returns derived keys
 table: {rows: loss, columns: data.name, baseline: LS}
-sampler: tpe | grid | random
-metric: val_acc.net0
-mode: max
+sampler: tpe | grid | random | nsga2
+metric: val_acc.net0        # or a list, e.g. [val_acc.net0, params.net0], for a Pareto search
+mode: max                   # or one mode per metric
 scheduler: fifo | asha
 paper: {...}                # the paper's numbers, printed beside ours by reports
 ```
@@ -27,7 +27,7 @@ discriminator's depth) are recorded with the trial but not applied to the engine
 import glob
 import os
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import yaml
 
@@ -91,7 +91,7 @@ class TableSpec:
 @dataclass
 class SweepSpec:
     base: Dict[str, Any]
-    metric: str
+    metric: Union[str, List[str]]        # two or more: a multi-objective search (Pareto front)
     description: str = ""
     name: str = ""
     presets: Dict[str, PresetSpec] = dc_field(default_factory=dict)
@@ -99,14 +99,44 @@ class SweepSpec:
     variants: Dict[str, Dict[str, Dict[str, Any]]] = dc_field(default_factory=dict)  # axis -> row -> overrides
     points: List[Dict[str, Any]] = dc_field(default_factory=list)
     space_function: Optional[str] = None
-    sampler: str = field("tpe", choices=("tpe", "grid", "random"))
-    mode: str = field("max", choices=("max", "min"))
+    sampler: str = field("tpe", choices=("tpe", "grid", "random", "nsga2"))
+    mode: Union[str, List[str]] = "max"
     scheduler: str = field("fifo", choices=("fifo", "asha"))
     seed: int = 0
     paper: Dict[str, Any] = dc_field(default_factory=dict)
     table: Optional[TableSpec] = None
 
+    @property
+    def metrics(self) -> List[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def modes(self) -> List[str]:
+        return [self.mode] * len(self.metrics) if isinstance(self.mode, str) else list(self.mode)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
+
+    @property
+    def primary_metric(self) -> str:
+        """What rankings, the best config and schedulers use: the first objective."""
+        return self.metrics[0]
+
+    @property
+    def primary_mode(self) -> str:
+        return self.modes[0]
+
     def validate(self, path: str) -> None:
+        if len(self.modes) != len(self.metrics):
+            raise ConfigError("mode", f"give one mode per metric ({len(self.metrics)}), got {self.mode!r}")
+        for mode in self.modes:
+            if mode not in ("max", "min"):
+                raise ConfigError("mode", f"{mode!r} is not allowed; allowed: max, min")
+        if self.multi_objective and self.sampler == "grid":
+            raise ConfigError("metric", "a grid sweep has one metric; several metrics need sampler tpe, random or nsga2")
+        if self.multi_objective and self.scheduler != "fifo":
+            raise ConfigError("scheduler", "early stopping needs a single metric; allowed with several metrics: fifo")
         if not self.presets:
             raise ConfigError("presets", "a sweep needs at least one preset (e.g. smoke, paper)")
         if self.sampler == "grid":

@@ -1,0 +1,182 @@
+"""An ablation table from ``trials.parquet`` rows: ours (mean ± std over seeds)
+beside the paper's number, each cell Welch-tested against the baseline row.
+
+Layout comes from the sweep's ``table: {rows, columns, baseline}``; a row or
+column key names a searched parameter or a variant axis, read from the
+``param.<key>`` column of the rows. Cells are keyed ``(row, column)`` and hold
+one ``CellStats`` per network metric (a list of length 1 for a one-metric table),
+so a two-network table such as Table 5 keeps its pairs together.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from platform.welch_test import welch_t_test
+
+SIGNIFICANCE = 0.05
+COUNTED_STATUSES = ("ok",)
+
+
+@dataclass
+class CellStats:
+    values: List[float]            # one per seed (repeats of a seed averaged)
+    seeds: List[Any]
+    n: int
+    mean: float                    # nan when n == 0
+    std: float                     # sample std (ddof 1); 0.0 when n == 1, nan when n == 0
+    paper: Optional[float] = None
+    p_value: Optional[float] = None   # vs the baseline row's cell; None for the baseline or when untestable
+    significant: bool = False
+
+
+@dataclass
+class AblationTable:
+    title: str
+    row_key: str
+    column_key: Optional[str]      # None: a single column labelled with the metric
+    row_labels: List[str]
+    column_labels: List[str]
+    metrics: List[str]             # one per network; cells[(r, c)][i] is metrics[i]
+    cells: Dict[Tuple[str, str], List[CellStats]]
+    baseline: Optional[str]
+    alpha: float = SIGNIFICANCE
+    source: str = ""
+
+    @property
+    def network_labels(self) -> List[str]:
+        """``test_acc.net0`` -> ``net0``: how renderers name a network's sub-column."""
+        return [m.rsplit(".", 1)[-1] for m in self.metrics]
+
+    def cell(self, row: str, column: Optional[str] = None, network: int = 0) -> CellStats:
+        column = self.column_labels[0] if column is None else column
+        return self.cells[(row, column)][network]
+
+    def seed_counts(self) -> List[int]:
+        return sorted({s.n for stats in self.cells.values() for s in stats if s.n})
+
+
+def label(value: Any) -> str:
+    """Labels are strings; a float that is a whole number prints as an int so it
+    matches a YAML key such as ``4`` after a round trip through parquet."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _number(value: Any) -> Optional[float]:
+    if value is None or isinstance(value, bool):
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _ordered(paper_labels: List[str], seen: List[str], include_missing: bool) -> List[str]:
+    first = [x for x in paper_labels if include_missing or x in seen]
+    return first + [x for x in seen if x not in first]
+
+
+def _paper_value(values: Dict[str, Any], row: str, column: str, network: int,
+                 has_columns: bool) -> Optional[float]:
+    entry = values.get(row)
+    if isinstance(entry, dict):
+        if not has_columns:
+            return None
+        entry = entry.get(column)
+    elif has_columns:
+        return None      # a flat paper table has no value for a column axis
+    if isinstance(entry, (list, tuple)):
+        entry = entry[network] if network < len(entry) else None
+    return _number(entry)
+
+
+def _stats(by_seed: Dict[Any, List[float]], paper: Optional[float]) -> CellStats:
+    # a seed run twice (e.g. TPE proposing the same structure) is a re-run, not a new sample
+    seeds = list(by_seed)
+    values = [math.fsum(v) / len(v) for v in by_seed.values()]
+    n = len(values)
+    mean = math.fsum(values) / n if n else math.nan
+    if n > 1:
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    else:
+        std = 0.0 if n == 1 else math.nan
+    return CellStats(values=values, seeds=seeds, n=n, mean=mean, std=std, paper=paper)
+
+
+def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: Optional[Dict[str, Any]],
+                network_metrics: Optional[Sequence[str]] = None, *, title: Optional[str] = None,
+                alpha: float = SIGNIFICANCE, statuses: Sequence[str] = COUNTED_STATUSES,
+                include_missing: bool = False) -> AblationTable:
+    """Aggregate ``rows`` into the layout of ``table_spec``.
+
+    ``metric`` is the value of a one-network table (``test_acc.net0``); with
+    ``network_metrics`` each cell holds one ``CellStats`` per listed metric and the
+    paper's ``[a, b]`` gives network i its i-th number (``metric`` then only names the
+    table). Only rows whose status is in ``statuses`` count: failed trials have no
+    result and early-stopped ones were cut short, so their accuracies are not
+    comparable with finished runs. Rows and columns come in the paper's order, then
+    labels the paper lacks in first-seen order; paper labels with no trials are left
+    out unless ``include_missing`` (then their cells have n == 0).
+    """
+    paper = paper or {}
+    values = paper.get("values") or {}
+    metrics = list(network_metrics or [metric])
+    row_key, column_key = table_spec.rows, table_spec.columns
+    has_columns = column_key is not None
+
+    grouped: Dict[Tuple[str, str], List[Dict[Any, List[float]]]] = {}
+    seen_rows: List[str] = []
+    seen_columns: List[str] = []
+    for record in rows:
+        if record.get("status") not in statuses or record.get(f"param.{row_key}") is None:
+            continue
+        row = label(record[f"param.{row_key}"])
+        if has_columns:
+            if record.get(f"param.{column_key}") is None:
+                continue
+            column = label(record[f"param.{column_key}"])
+        else:
+            column = metric
+        seen_rows += [row] if row not in seen_rows else []
+        seen_columns += [column] if column not in seen_columns else []
+        seed = record.get("seed")
+        seed = ("trial", record.get("trial_id")) if seed is None else seed
+        per_network = grouped.setdefault((row, column), [{} for _ in metrics])
+        for i, name in enumerate(metrics):
+            value = _number(record.get(name))
+            if value is not None:
+                per_network[i].setdefault(seed, []).append(value)
+
+    paper_rows = [label(r) for r in values]
+    paper_columns: List[str] = []
+    if has_columns:
+        for entry in values.values():
+            if isinstance(entry, dict):
+                paper_columns += [label(c) for c in entry if label(c) not in paper_columns]
+    row_labels = _ordered(paper_rows, seen_rows, include_missing)
+    column_labels = _ordered(paper_columns, seen_columns, include_missing) if has_columns else [metric]
+
+    labelled_values = {label(r): ({label(c): v for c, v in e.items()} if isinstance(e, dict) else e)
+                       for r, e in values.items()}
+    cells: Dict[Tuple[str, str], List[CellStats]] = {}
+    for row in row_labels:
+        for column in column_labels:
+            per_network = grouped.get((row, column), [{} for _ in metrics])
+            cells[(row, column)] = [
+                _stats(by_seed, _paper_value(labelled_values, row, column, i, has_columns))
+                for i, by_seed in enumerate(per_network)]
+
+    baseline = None if table_spec.baseline is None else label(table_spec.baseline)
+    if baseline in row_labels:
+        for (row, column), stats in cells.items():
+            if row == baseline:
+                continue
+            for i, cell in enumerate(stats):
+                _, _, p = welch_t_test(cell.values, cells[(baseline, column)][i].values)
+                cell.p_value = None if math.isnan(p) else p
+                cell.significant = cell.p_value is not None and cell.p_value < alpha
+
+    if title is None:
+        title = paper.get("source") or f"{metric} by {row_key}" + (f" x {column_key}" if has_columns else "")
+    return AblationTable(title=title, row_key=row_key, column_key=column_key, row_labels=row_labels,
+                         column_labels=column_labels, metrics=metrics, cells=cells, baseline=baseline,
+                         alpha=alpha, source=paper.get("source", ""))

@@ -1,0 +1,119 @@
+"""What ``platform.sweep`` and ``platform.ablate`` share: validating a sweep and
+its overrides before any Ray work, the experiment folder, the teacher, Ray,
+and running (or resuming) the Tune experiment into ``trials.parquet`` rows."""
+import copy
+import os
+import time
+from typing import List, Optional
+
+from distill.config import apply_overrides, config_from_dict, parse_override
+from distill.data import check_data
+from distill.errors import ConfigError
+
+
+def add_common_args(parser) -> None:
+    parser.add_argument("--preset", default="smoke", help="preset of the sweep (smoke, paper, ...); default smoke")
+    parser.add_argument("--resume", action="store_true", help="continue the newest (or --name) experiment of this sweep")
+    parser.add_argument("--name", dest="experiment_name", help="experiment folder name (default: SWEEP-PRESET-TIMESTAMP)")
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--storage", default="experiments", help="folder for experiments (default: ./experiments)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override of the engine config for every trial, e.g. train.epochs=3")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--gpus-per-trial", type=float, help="default: 1 when the cluster has GPUs, else 0")
+    parser.add_argument("--max-failures", type=int, default=0, help="retries of a failing trial from its checkpoint")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+
+
+def absolute_paths(base: dict) -> dict:
+    """Trials run in other working directories (and on other nodes): resolve user paths now."""
+    base = copy.deepcopy(base)
+    data = base.setdefault("data", {})
+    if data.get("root"):
+        data["root"] = os.path.abspath(data["root"])
+    for net in base.get("networks", []) + ([base["teacher"]] if base.get("teacher") else []):
+        if net.get("checkpoint"):
+            net["checkpoint"] = os.path.abspath(net["checkpoint"])
+    return base
+
+
+def trial_variants(spec, preset: str, fixed, seeds: Optional[List[int]]):
+    """The variants trials will get (for a search: one sample and the points)."""
+    import optuna
+
+    from search_spaces.define_by_run import SpaceFunction
+    from search_spaces.grid import ablation_variants, grid_variants
+
+    if seeds is not None:
+        return ablation_variants(spec, preset, fixed)
+    space = spec.space_for(preset, fixed)
+    if spec.sampler == "grid":
+        return grid_variants(space, spec.variants_for(preset))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    derived = SpaceFunction(space, spec.space_function)(trial) or {}
+    return [{**trial.params, **derived}] + list(spec.points_for(preset, fixed))
+
+
+def check_trial_configs(base: dict, variants) -> None:
+    """Resolve every trial config before any Ray work, so a typo in the sweep or in
+    --set fails here with one line instead of in every trial."""
+    from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
+
+    probe = copy.deepcopy(base)
+    if probe.get("teacher") and not probe["teacher"].get("checkpoint"):
+        probe["teacher"]["checkpoint"] = "trained-before-the-sweep"
+    resolved = None
+    for variant in variants:
+        resolved = resolve_trial_config({BASE_KEY: probe, VARIANT_KEY: variant})
+    if resolved is not None:
+        check_data(config_from_dict(resolved).data)
+
+
+def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
+    """Validate everything and create (or find) the experiment folder; no Ray yet."""
+    from platform.experiment_dir import find_experiment_dir, new_experiment_dir, read_meta, write_meta
+    from search_spaces import load_sweep
+
+    spec = load_sweep(args.name)
+    preset = spec.preset(args.preset)
+    trials = getattr(args, "trials", None)
+    if trials is not None and trials < 1:
+        raise ConfigError("--trials", f"must be >= 1, got {trials}")
+    if args.resume:
+        experiment_dir = find_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
+        return spec, experiment_dir, read_meta(experiment_dir)
+    base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
+    base = absolute_paths(base)
+    base.setdefault("train", {}).setdefault("threads", max(1, int(args.cpus_per_trial)))
+    fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
+    check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds))
+    experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
+    meta = {"kind": kind, "sweep": spec.name, "preset": args.preset, "trials": trials or preset.trials,
+            "seeds": seeds, "metric": spec.primary_metric, "mode": spec.primary_mode,
+            "objectives": [{"metric": m, "mode": d} for m, d in zip(spec.metrics, spec.modes)],
+            "overrides": list(args.set), "fixed": fixed, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
+    write_meta(experiment_dir, meta)
+    return spec, experiment_dir, meta
+
+
+def launch(args, spec, experiment_dir: str, meta: dict):
+    """Run (or resume) the Tune experiment; returns the trials.parquet rows."""
+    from platform.experiment_dir import write_meta
+    from platform.ray_session import cluster_gpus, connect
+    from platform.sweep_summary import rows_from_results
+    from platform.teacher_prep import ensure_teacher
+    from platform.tuner_factory import build_tuner, can_restore, restore_tuner
+
+    print(f"experiment: {experiment_dir}", flush=True)
+    if not args.resume:
+        meta["base"] = ensure_teacher(meta["base"], spec.preset(meta["preset"]).teacher_epochs, experiment_dir)
+        write_meta(experiment_dir, meta)
+    connect(args.address, args.num_cpus)
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if cluster_gpus() > 0 else 0.0)
+    if args.resume and can_restore(experiment_dir):
+        tuner = restore_tuner(experiment_dir, args.cpus_per_trial, gpus)
+    else:
+        tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
+                            args.cpus_per_trial, gpus, args.max_failures, seeds=meta.get("seeds"))
+    return rows_from_results(tuner.fit(), experiment_dir)

@@ -1,0 +1,108 @@
+"""An ``AblationTable`` as Markdown (reports), CSV (machines) and LaTeX (papers).
+
+A cell reads ``ours_mean ± ours_std (paper)`` with a mark where the Welch test
+against the baseline row is significant. A table with several network metrics
+gets one sub-column per (column, network), as the paper's Table 5 prints pairs.
+"""
+import csv
+import io
+import math
+from typing import List, Optional, Tuple
+
+from platform.ablation_table import AblationTable, CellStats
+
+DASH = "–"
+
+
+def _columns(table: AblationTable) -> List[Tuple[str, int, str]]:
+    """(column label, network index, header text) in print order."""
+    multi = len(table.metrics) > 1
+    return [(c, i, f"{c} {net}" if multi else c)
+            for c in table.column_labels for i, net in enumerate(table.network_labels)]
+
+
+def _seeds_text(table: AblationTable) -> str:
+    counts = table.seed_counts()
+    if not counts:
+        return "no finished trials"
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}{DASH}{counts[-1]}"
+    return f"n = {n} seed{'' if counts == [1] else 's'}"
+
+
+def _tested(table: AblationTable) -> bool:
+    return table.baseline is not None and table.baseline in table.row_labels
+
+
+def _ours(cell: CellStats, digits: int, pm: str) -> str:
+    if cell.n == 0:
+        return DASH
+    # a single seed has no spread: printing ± 0.00 would claim one
+    return f"{cell.mean:.{digits}f}" + (f"{pm}{cell.std:.{digits}f}" if cell.n > 1 else "")
+
+
+def _paper(cell: CellStats, digits: int) -> str:
+    return "" if cell.paper is None else f" ({cell.paper:.{digits}f})"
+
+
+def to_markdown(table: AblationTable, digits: int = 2) -> str:
+    columns = _columns(table)
+    lines = [f"**{table.title}**", "",
+             "| " + " | ".join([table.row_key] + [h for _, _, h in columns]) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    for row in table.row_labels:
+        cells = [_ours(s, digits, " ± ") + _paper(s, digits) + ("*" if s.significant else "")
+                 for s in (table.cells[(row, c)][i] for c, i, _ in columns)]
+        lines.append("| " + " | ".join([row] + cells) + " |")
+    lines += ["", f"Ours: mean ± std over {_seeds_text(table)} ({', '.join(table.metrics)}); "
+                  "the paper's value in parentheses."]
+    if _tested(table):
+        # escaped so Markdown does not turn the footnote into a bullet
+        lines.append(f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, {_seeds_text(table)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: Optional[float]) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(float(value))
+
+
+def to_csv(table: AblationTable) -> str:
+    """One line per (row, column, network); empty fields where there is no value."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "column", "network", "n", "mean", "std", "paper", "p_value", "significant"])
+    for row in table.row_labels:
+        for column, i, _ in _columns(table):
+            s = table.cells[(row, column)][i]
+            writer.writerow([row, column, table.network_labels[i], s.n, _number(s.mean), _number(s.std),
+                             _number(s.paper), _number(s.p_value), str(s.significant).lower()])
+    return out.getvalue()
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_latex(table: AblationTable, digits: int = 2) -> str:
+    """A plain ``tabular`` (no booktabs needed); ``$^{*}$`` marks significance."""
+    columns = _columns(table)
+    width = len(columns) + 1
+    lines = [r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\hline",
+             " & ".join([_tex(table.row_key)] + [_tex(h) for _, _, h in columns]) + r" \\", r"\hline"]
+    for row in table.row_labels:
+        cells = []
+        for column, i, _ in columns:
+            s = table.cells[(row, column)][i]
+            ours = "--" if s.n == 0 else "$" + _ours(s, digits, r" \pm ") + "$"
+            cells.append(ours + _paper(s, digits) + ("$^{*}$" if s.significant else ""))
+        lines.append(" & ".join([_tex(row)] + cells) + r" \\")
+    lines.append(r"\hline")
+    seeds = _tex(_seeds_text(table)).replace(DASH, "--")
+    note = f"mean $\\pm$ std over {seeds}, paper in parentheses"
+    if _tested(table):
+        note += f"; $^{{*}}$ $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}"
+    lines += [rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""Our Optuna search layer: early-stopped trials reach the study as PRUNED (Ray's
+OptunaSearch would record them COMPLETE with a partial value), closed trials
+are not re-told after a resume, and orphaned trials are closed on restore."""
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from platform.study_searcher import StudySearcher, stopped_early
+from search_spaces.define_by_run import SpaceFunction
+from search_spaces.sweep_spec import ParamSpec
+
+SPACE = {"method.temperature": ParamSpec(type="float", low=1.0, high=8.0)}
+
+
+def searcher(tmp_path, name="s"):
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
+    return StudySearcher(space=SpaceFunction(SPACE), metric="val_acc.net0", mode="max",
+                         sampler=optuna.samplers.RandomSampler(seed=0), storage=storage, study_name=name)
+
+
+def result(epoch, planned, acc):
+    return {"epoch": epoch, "epochs_planned": planned, "val_acc.net0": acc, "training_iteration": epoch}
+
+
+def states(s):
+    return [t.state for t in s._ot_study.get_trials()]
+
+
+def test_early_stopped_trial_is_pruned_and_finished_one_complete(tmp_path):
+    s = searcher(tmp_path)
+    assert "method.temperature" in s.suggest("a") and s.suggest("b")
+    for epoch in (1, 2):
+        s.on_trial_result("a", result(epoch, 4, 50.0 + epoch))
+    s.on_trial_complete("a", result(2, 4, 52.0))          # ASHA stopped it after 2 of 4 epochs
+    for epoch in (1, 2, 3, 4):
+        s.on_trial_result("b", result(epoch, 4, 60.0 + epoch))
+    s.on_trial_complete("b", result(4, 4, 64.0))
+    trials = s._ot_study.get_trials()
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[0].intermediate_values == {1: 51.0, 2: 52.0}
+    assert trials[1].value == 64.0
+
+
+def test_failed_trial_is_failed_not_pruned(tmp_path):
+    s = searcher(tmp_path)
+    s.suggest("a")
+    s.on_trial_result("a", result(1, 4, 40.0))
+    s.on_trial_complete("a", None, error=True)
+    assert states(s) == [TrialState.FAIL]
+
+
+def test_a_trial_closed_in_the_study_is_not_told_again(tmp_path):
+    s = searcher(tmp_path)
+    s.suggest("a")
+    s.on_trial_complete("a", result(4, 4, 70.0))
+    # after a driver kill, Tune may resume a trial Optuna already closed
+    s._completed_trials.discard("a")
+    s.on_trial_result("a", result(4, 4, 71.0))
+    s.on_trial_complete("a", result(4, 4, 71.0))
+    trials = s._ot_study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] and trials[0].value == 70.0
+
+
+def test_restore_closes_trials_tune_never_knew(tmp_path):
+    s = searcher(tmp_path)
+    s.suggest("a")
+    s.save(str(tmp_path / "searcher.pkl"))        # Tune's last snapshot
+    s.suggest("b")                                # asked after the snapshot, then the driver died
+    restored = searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert states(restored) == [TrialState.RUNNING, TrialState.FAIL]
+
+
+def test_stopped_early_needs_the_plan():
+    assert stopped_early(result(2, 4, 1.0))
+    assert not stopped_early(result(4, 4, 1.0))
+    assert not stopped_early({"epoch": 2})
+    assert not stopped_early(None)
