@@ -1,6 +1,6 @@
 """An ``AblationTable`` as a grouped bar chart: one group per row, one bar per
 (column, network), std as error bars, the paper's numbers as black diamonds and
-``*`` above bars that differ significantly from the baseline row."""
+``*`` above bars that differ significantly from the baseline."""
 import math
 import os
 
@@ -53,7 +53,7 @@ def plot_table(table: AblationTable, path: str) -> str:
     ax.set_xlabel(table.row_key)
     ax.set_ylabel(", ".join(table.metrics) if multi else table.metrics[0])
     ax.set_title(table.title, fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: never hides a bar
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))

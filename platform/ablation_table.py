@@ -1,20 +1,25 @@
 """An ablation table from ``trials.parquet`` rows: ours (mean ± std over seeds)
-beside the paper's number, each cell Welch-tested against the baseline row.
+beside the paper's number, each cell Welch-tested against the baseline: the
+baseline row's cell in the same column, or, when the baseline labels a column
+(tadml_pairs: ``independent``), the baseline column's cell in the same row; always
+the same network.
 
 Layout comes from the sweep's ``table: {rows, columns, baseline}``; a row or
 column key names a searched parameter or a variant axis, read from the
-``param.<key>`` column of the rows. Cells are keyed ``(row, column)`` and hold
-one ``CellStats`` per network metric (a list of length 1 for a one-metric table),
-so a two-network table such as Table 5 keeps its pairs together.
+``param.<key>`` column of the rows (``param.search.<key>`` first: trial_records
+keeps an axis label under its full name when a config key of the same name
+exists). Cells are keyed ``(row, column)`` and hold one ``CellStats`` per network
+metric (a list of length 1 for a one-metric table), so a two-network table such
+as Table 5 keeps its pairs together.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from platform.welch_test import welch_t_test
 
 SIGNIFICANCE = 0.05
-COUNTED_STATUSES = ("ok",)
+COUNTED_STATUSES = ("ok",)   # trial_records.STATUS_OK; not imported, that module imports Ray
 
 
 @dataclass
@@ -25,7 +30,7 @@ class CellStats:
     mean: float                    # nan when n == 0
     std: float                     # sample std (ddof 1); 0.0 when n == 1, nan when n == 0
     paper: Optional[float] = None
-    p_value: Optional[float] = None   # vs the baseline row's cell; None for the baseline or when untestable
+    p_value: Optional[float] = None   # vs the baseline's cell; None for the baseline itself or when untestable
     significant: bool = False
 
 
@@ -39,6 +44,7 @@ class AblationTable:
     metrics: List[str]             # one per network; cells[(r, c)][i] is metrics[i]
     cells: Dict[Tuple[str, str], List[CellStats]]
     baseline: Optional[str]
+    baseline_axis: Optional[str] = None   # "row", "column", or None: no baseline among the labels
     alpha: float = SIGNIFICANCE
     source: str = ""
 
@@ -68,6 +74,11 @@ def _number(value: Any) -> Optional[float]:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def _param(record: Dict[str, Any], key: str) -> Any:
+    value = record.get(f"param.search.{key}")
+    return record.get(f"param.{key}") if value is None else value
 
 
 def _ordered(paper_labels: List[str], seen: List[str], include_missing: bool) -> List[str]:
@@ -127,15 +138,11 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
     seen_rows: List[str] = []
     seen_columns: List[str] = []
     for record in rows:
-        if record.get("status") not in statuses or record.get(f"param.{row_key}") is None:
+        row_value = _param(record, row_key)
+        column_value = _param(record, column_key) if has_columns else metric
+        if record.get("status") not in statuses or row_value is None or column_value is None:
             continue
-        row = label(record[f"param.{row_key}"])
-        if has_columns:
-            if record.get(f"param.{column_key}") is None:
-                continue
-            column = label(record[f"param.{column_key}"])
-        else:
-            column = metric
+        row, column = label(row_value), label(column_value)
         seen_rows += [row] if row not in seen_rows else []
         seen_columns += [column] if column not in seen_columns else []
         seed = record.get("seed")
@@ -166,17 +173,19 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                 for i, by_seed in enumerate(per_network)]
 
     baseline = None if table_spec.baseline is None else label(table_spec.baseline)
-    if baseline in row_labels:
-        for (row, column), stats in cells.items():
-            if row == baseline:
-                continue
-            for i, cell in enumerate(stats):
-                _, _, p = welch_t_test(cell.values, cells[(baseline, column)][i].values)
-                cell.p_value = None if math.isnan(p) else p
-                cell.significant = cell.p_value is not None and cell.p_value < alpha
+    # the baseline names a row (tadml_loss: LS) or a column (tadml_pairs: independent)
+    baseline_axis = "row" if baseline in row_labels else "column" if baseline in column_labels else None
+    for (row, column), stats in cells.items():
+        if baseline_axis is None or (row if baseline_axis == "row" else column) == baseline:
+            continue
+        reference = cells[(baseline, column) if baseline_axis == "row" else (row, baseline)]
+        for cell, base in zip(stats, reference):
+            _, _, p = welch_t_test(cell.values, base.values)
+            cell.p_value = None if math.isnan(p) else p
+            cell.significant = cell.p_value is not None and cell.p_value < alpha
 
     if title is None:
         title = paper.get("source") or f"{metric} by {row_key}" + (f" x {column_key}" if has_columns else "")
     return AblationTable(title=title, row_key=row_key, column_key=column_key, row_labels=row_labels,
                          column_labels=column_labels, metrics=metrics, cells=cells, baseline=baseline,
-                         alpha=alpha, source=paper.get("source", ""))
+                         baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""))

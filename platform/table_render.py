@@ -1,7 +1,7 @@
 """An ``AblationTable`` as Markdown (reports), CSV (machines) and LaTeX (papers).
 
 A cell reads ``ours_mean ± ours_std (paper)`` with a mark where the Welch test
-against the baseline row is significant. A table with several network metrics
+against the baseline is significant. A table with several network metrics
 gets one sub-column per (column, network), as the paper's Table 5 prints pairs.
 """
 import csv
@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 from platform.ablation_table import AblationTable, CellStats
 
 DASH = "–"
+MARK_TEX = r"\textsuperscript{*}"
 
 
 def _columns(table: AblationTable) -> List[Tuple[str, int, str]]:
@@ -30,7 +31,7 @@ def _seeds_text(table: AblationTable) -> str:
 
 
 def _tested(table: AblationTable) -> bool:
-    return table.baseline is not None and table.baseline in table.row_labels
+    return table.baseline_axis is not None
 
 
 def _ours(cell: CellStats, digits: int, pm: str) -> str:
@@ -87,7 +88,8 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: AblationTable, digits: int = 2) -> str:
-    """A plain ``tabular`` (no booktabs needed); ``$^{*}$`` marks significance."""
+    """A plain ``tabular`` (no booktabs needed). Significance is a text-mode superscript
+    asterisk: a math one would follow the cell's closing ``$`` as ``$$``."""
     columns = _columns(table)
     width = len(columns) + 1
     lines = [r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\hline",
@@ -97,12 +99,12 @@ def to_latex(table: AblationTable, digits: int = 2) -> str:
         for column, i, _ in columns:
             s = table.cells[(row, column)][i]
             ours = "--" if s.n == 0 else "$" + _ours(s, digits, r" \pm ") + "$"
-            cells.append(ours + _paper(s, digits) + ("$^{*}$" if s.significant else ""))
+            cells.append(ours + _paper(s, digits) + (MARK_TEX if s.significant else ""))
         lines.append(" & ".join([_tex(row)] + cells) + r" \\")
     lines.append(r"\hline")
     seeds = _tex(_seeds_text(table)).replace(DASH, "--")
     note = f"mean $\\pm$ std over {seeds}, paper in parentheses"
     if _tested(table):
-        note += f"; $^{{*}}$ $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}"
+        note += f"; {MARK_TEX} $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}"
     lines += [rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

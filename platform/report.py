@@ -1,0 +1,137 @@
+"""``python -m platform.report EXPERIMENT [--latex] [--metric M]``: the report of
+any experiment. An ablation (or a grid sweep with a table layout) gets the
+paper's table with ours beside it (Markdown, CSV, optional LaTeX, a bar chart);
+a search gets its best trials, parameter importances (Optuna's PED-ANOVA) and
+plots; two objectives get the Pareto front. Files go to EXPERIMENT/report/."""
+import argparse
+import os
+from typing import List, Optional
+
+from distill.atomic_write import atomic_write
+from distill.cli_errors import exit_on_config_error
+from distill.errors import ConfigError
+from platform.experiment_dir import OPTUNA_FILE, read_meta
+from platform.trial_records import TRIALS_FILE, read_rows
+
+PROG = "python -m platform.report"
+REPORT_DIR = "report"
+
+
+def table_metrics(spec, meta: dict, metric: Optional[str] = None) -> List[str]:
+    """What a paper table shows: test accuracy (reported, never selected on), one
+    metric per network when the paper gives a number per network."""
+    if metric is None:
+        metric = spec.primary_metric.replace("val_acc.", "test_acc.", 1)
+    values = (spec.paper or {}).get("values") or {}
+    widest = max((len(v) for e in values.values() for v in (e.values() if isinstance(e, dict) else [e])
+                  if isinstance(v, list)), default=1)
+    if widest > 1:
+        prefix = metric.rsplit(".", 1)[0]
+        return [f"{prefix}.{n['name']}" for n in meta["base"]["networks"][:widest]]
+    return [metric]
+
+
+def write_text(path: str, text: str) -> str:
+    atomic_write(path, lambda fh: fh.write(text))
+    return path
+
+
+def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[str]):
+    from platform.ablation_plot import plot_table
+    from platform.ablation_table import build_table
+    from platform.table_render import to_csv, to_latex, to_markdown
+
+    metrics = table_metrics(spec, meta, metric)
+    title = f"{spec.name} ({meta['preset']}): {(spec.paper or {}).get('source', spec.description)}"
+    table = build_table(rows, spec.table, metrics[0], spec.paper, metrics if len(metrics) > 1 else None, title=title)
+    markdown = to_markdown(table)
+    written = [write_text(os.path.join(out_dir, "table.md"), f"# {title}\n\n{markdown}\n"),
+               write_text(os.path.join(out_dir, "table.csv"), to_csv(table))]
+    if latex:
+        written.append(write_text(os.path.join(out_dir, "table.tex"), to_latex(table)))
+    written.append(plot_table(table, os.path.join(out_dir, "table.png")))
+    return markdown, written
+
+
+def load_study(experiment_dir: str, study_name: str):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = os.path.join(experiment_dir, OPTUNA_FILE)
+    if not os.path.exists(path):
+        return None
+    storage = JournalStorage(JournalFileBackend(path))
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def importances(study, objective_index: int = 0) -> dict:
+    import optuna
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 2:
+        return {}
+    target = (lambda t: t.values[objective_index]) if len(study.directions) > 1 else None
+    try:
+        return optuna.importance.get_param_importances(study, target=target)
+    except (RuntimeError, ValueError) as err:   # e.g. a single distinct value per parameter
+        print(f"no parameter importance: {err}")
+        return {}
+
+
+def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
+    from platform.search_plots import pareto_front, plot_pareto, plot_search
+    from platform.sweep_summary import format_table, ranked
+
+    metric, mode = spec.primary_metric, spec.primary_mode
+    lines = [format_table(ranked(rows, metric, mode)[:10], metric, mode)]
+    study = load_study(experiment_dir, spec.name)
+    scores = importances(study) if study is not None else {}
+    if scores:
+        lines.append("\nparameter importance (PED-ANOVA) for " + metric)
+        lines += [f"  {name:<32} {value:.3f}" for name, value in scores.items()]
+    params = sorted({k[len("param."):] for r in rows for k in r if k.startswith("param.")
+                     and len({str(x.get(k)) for x in rows}) > 1})
+    written = plot_search(rows, metric, mode, {k.replace("search.", ""): v for k, v in scores.items()}, params, out_dir)
+    if spec.multi_objective:
+        front = pareto_front(rows, spec.metrics[:2], spec.modes[:2])
+        written.append(plot_pareto(rows, spec.metrics[:2], spec.modes[:2], os.path.join(out_dir, "pareto_front.png")))
+        lines.append(f"\nPareto front ({spec.metrics[0]} {spec.modes[0]}, {spec.metrics[1]} {spec.modes[1]}):")
+        lines += [f"  {r['trial_id']}  " + "  ".join(f"{m}={r[m]:.4g}" for m in spec.metrics) for r in front]
+    text = "\n".join(lines)
+    written.insert(0, write_text(os.path.join(out_dir, "summary.txt"), text + "\n"))
+    return text, written
+
+
+def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional[str] = None):
+    from search_spaces import load_sweep
+
+    meta = read_meta(experiment_dir)
+    rows = read_rows(os.path.join(experiment_dir, TRIALS_FILE))
+    if not rows:
+        raise ConfigError("EXPERIMENT", f"{experiment_dir} has no finished trials yet ({TRIALS_FILE} missing or empty)")
+    spec = load_sweep(meta["sweep"])
+    out_dir = os.path.join(experiment_dir, REPORT_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    is_table = spec.table is not None and (meta.get("kind") == "ablation" or spec.sampler == "grid")
+    if is_table:
+        return table_report(spec, meta, rows, out_dir, latex, metric)
+    return search_report(spec, meta, rows, experiment_dir, out_dir)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser.add_argument("experiment", help="an experiment folder written by platform.sweep or platform.ablate")
+    parser.add_argument("--latex", action="store_true", help="also write the table as LaTeX")
+    parser.add_argument("--metric", help="table metric (default: the sweep's metric on the test split)")
+    args = parser.parse_args(argv)
+    with exit_on_config_error(PROG):
+        text, written = report_experiment(args.experiment, args.latex, args.metric)
+        print(text)
+        print()
+        for path in written:
+            print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
