@@ -1,9 +1,14 @@
-"""``python -m platform.export EXPERIMENT [--top K] [--out DIR]``: write the
-top-K trials' fully resolved configs as YAML files that
-``python -m distill.train --config FILE`` runs unchanged."""
+"""``python -m platform.export EXPERIMENT [--top K] [--out DIR] [--from-ablation]``:
+write the top-K trials' fully resolved configs (or, for an ablation, the best
+configuration of each table row) as YAML files that
+``python -m distill.train --config FILE`` runs unchanged. Selection uses the
+sweep's validation metric, never the test split."""
 import argparse
 import json
+import math
 import os
+import re
+from collections import defaultdict
 
 from distill.atomic_write import write_yaml
 from distill.cli_errors import exit_on_config_error
@@ -34,13 +39,61 @@ def export_top(experiment_dir: str, top: int, out_dir: str = None):
     return written, meta
 
 
+def _row_label(row, key):
+    for column in (f"param.search.{key}", f"param.{key}"):
+        if row.get(column) is not None:
+            return str(row[column])
+    return None
+
+
+def export_ablation_rows(experiment_dir: str, out_dir: str = None):
+    """Per table row, the configuration (column) with the best mean validation metric
+    over seeds; its lowest seed's resolved config is written."""
+    from search_spaces import load_sweep
+
+    meta = read_meta(experiment_dir)
+    if meta.get("kind") != "ablation":
+        raise ConfigError("--from-ablation", f"{experiment_dir} is a {meta.get('kind', 'sweep')}, not an ablation")
+    spec = load_sweep(meta["sweep"])
+    metric, sign = meta["metric"], (1.0 if meta["mode"] == "max" else -1.0)
+    cells = defaultdict(list)
+    for row in read_rows(os.path.join(experiment_dir, TRIALS_FILE)):
+        value = row.get(metric)
+        if row["status"] != "ok" or value is None or math.isnan(value):
+            continue
+        key = (_row_label(row, spec.table.rows), _row_label(row, spec.table.columns) if spec.table.columns else "")
+        cells[key].append(row)
+    best = {}
+    for (row_label, column), rows in cells.items():
+        score = sign * sum(r[metric] for r in rows) / len(rows)
+        if row_label not in best or score > best[row_label][0]:
+            best[row_label] = (score, column, min(rows, key=lambda r: r["seed"]))
+    out_dir = out_dir or os.path.join(experiment_dir, "exported")
+    written = []
+    for row_label, (score, column, row) in best.items():
+        config = json.loads(row["config_json"])
+        safe = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", row_label)
+        config["output_dir"] = os.path.join("runs", os.path.basename(os.path.normpath(experiment_dir)), safe)
+        path = os.path.join(out_dir, f"row_{safe}.yaml")
+        write_yaml(path, config)
+        written.append((path, row_label, column, sign * score))
+    return written, metric
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("experiment", help="an experiment folder written by platform.sweep")
     parser.add_argument("--top", type=int, default=1, help="how many of the best trials to export (default 1)")
     parser.add_argument("--out", help="output folder (default: EXPERIMENT/exported)")
+    parser.add_argument("--from-ablation", action="store_true", help="the best configuration of each table row")
     args = parser.parse_args(argv)
     with exit_on_config_error(PROG):
+        if args.from_ablation:
+            written, metric = export_ablation_rows(args.experiment, args.out)
+            for path, row_label, column, value in written:
+                where = f", column {column}" if column else ""
+                print(f"{path}  (row {row_label}{where}: mean {metric} = {value:.4g})")
+            return
         if args.top < 1:
             raise ConfigError("--top", f"must be >= 1, got {args.top}")
         written, meta = export_top(args.experiment, args.top, args.out)

@@ -92,7 +92,10 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
         lines += [f"  {name:<32} {value:.3f}" for name, value in scores.items()]
     params = sorted({k[len("param."):] for r in rows for k in r if k.startswith("param.")
                      and len({str(x.get(k)) for x in rows}) > 1})
-    written = plot_search(rows, metric, mode, {k.replace("search.", ""): v for k, v in scores.items()}, params, out_dir)
+    curves = {f"trial {t.number}": dict(t.intermediate_values) for t in study.get_trials(deepcopy=False)
+              if t.intermediate_values} if study is not None else {}
+    written = plot_search(rows, metric, mode, {k.replace("search.", ""): v for k, v in scores.items()}, params,
+                          out_dir, curves)
     if spec.multi_objective:
         front = pareto_front(rows, spec.metrics[:2], spec.modes[:2])
         written.append(plot_pareto(rows, spec.metrics[:2], spec.modes[:2], os.path.join(out_dir, "pareto_front.png")))

@@ -77,6 +77,20 @@ def plot_metric_vs_params(rows, metric: str, params: Sequence[str], path: str) -
     return _save(fig, path)
 
 
+def plot_learning_curves(curves: Dict[str, Dict[int, float]], metric: str, path: str) -> str:
+    """Each trial's per-epoch value (Optuna's intermediate values): where pruning would cut."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        steps = sorted(curve)
+        ax.plot(steps, [curve[s] for s in steps], "-o", markersize=3, alpha=0.7, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title("Learning curves")
+    if len(curves) <= 12:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def pareto_front(rows, metrics: List[str], modes: List[str]) -> List[dict]:
     """Rows no other row beats on every objective (and strictly on one)."""
     usable = [r for r in _usable(rows, metrics[0]) if all(isinstance(r.get(m), (int, float)) for m in metrics)]
@@ -107,9 +121,11 @@ def plot_pareto(rows, metrics: List[str], modes: List[str], path: str) -> str:
 
 
 def plot_search(rows, metric: str, mode: str, importances: Dict[str, float], params: Sequence[str],
-                out_dir: str) -> List[str]:
+                out_dir: str, curves: Dict[str, Dict[int, float]] = None) -> List[str]:
     os.makedirs(out_dir, exist_ok=True)
     paths = [plot_history(rows, metric, mode, os.path.join(out_dir, "optimization_history.png"))]
+    if curves:
+        paths.append(plot_learning_curves(curves, metric, os.path.join(out_dir, "learning_curves.png")))
     if importances:
         paths.append(plot_importance(importances, os.path.join(out_dir, "param_importance.png"), metric))
     if params:
