@@ -11,6 +11,7 @@ import sys
 from distill.cli_errors import exit_on_config_error
 from distill.errors import ConfigError
 from platform.experiment_run import add_common_args, launch, prepare
+from search_spaces import load_sweep
 
 PROG = "python -m platform.ablate"
 
@@ -25,9 +26,9 @@ def main(argv=None) -> None:
     with exit_on_config_error(PROG):
         if args.seeds < 1:
             raise ConfigError("--seeds", f"must be >= 1, got {args.seeds}")
+        if load_sweep(args.name).table is None:
+            raise ConfigError("sweep", f"{args.name} declares no table layout (table: {{rows, columns, baseline}})")
         spec, experiment_dir, meta = prepare(args, kind="ablation", seeds=list(range(args.seeds)))
-        if spec.table is None:
-            raise ConfigError("sweep", f"{spec.name} declares no table layout (table: {{rows, columns, baseline}})")
         launch(args, spec, experiment_dir, meta)
         from platform.report import report_experiment
 
