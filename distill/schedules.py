@@ -22,8 +22,15 @@ def constant_schedule(optimizer, optim_cfg, epochs):
 
 
 def build_optimizer(parameters, optim_cfg):
-    return torch.optim.SGD(parameters, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
-                           weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov)
+    params = list(parameters)
+    # The fused kernel does weight decay, momentum and the update in one pass per tensor
+    # (the default on CPU is 3-4 separate element-wise ops per tensor; on CUDA, a few
+    # multi-tensor launches): the same update rule, deterministic, equal to the unfused
+    # one up to floating-point rounding.
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.SGD(params, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+                           weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov,
+                           fused=fused or None)
 
 
 def build_schedule(optimizer, optim_cfg, epochs):

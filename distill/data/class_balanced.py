@@ -35,6 +35,10 @@ def class_balanced_batches(labels: torch.Tensor, batch_size: int, classes_per_ba
     taken = torch.zeros(num_classes, dtype=torch.long)
     offsets = torch.arange(per_class)
     present = counts > 0
+    if classes_per_batch > int(present.sum()):
+        # a class with no images would be "chosen" and divide by its zero count below
+        raise ConfigError("data.classes_per_batch", f"{classes_per_batch} is more than the {int(present.sum())} classes "
+                          f"present in the training split; allowed: 1..{int(present.sum())}")
     for _ in range(n // batch_size):
         remaining = (counts - taken).float()
         key = torch.where(present, remaining + torch.rand(num_classes, generator=generator), torch.full_like(remaining, -1.0))
