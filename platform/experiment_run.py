@@ -9,6 +9,7 @@ from typing import List, Optional
 from distill.config import apply_overrides, config_from_dict, parse_override
 from distill.data import check_data
 from distill.errors import ConfigError
+from platform.trial_resources import check_request
 
 
 def add_common_args(parser) -> None:
@@ -19,8 +20,12 @@ def add_common_args(parser) -> None:
     parser.add_argument("--storage", default="experiments", help="folder for experiments (default: ./experiments)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override of the engine config for every trial, e.g. train.epochs=3")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--gpus-per-trial", type=float, help="default: 1 when the cluster has GPUs, else 0")
+    parser.add_argument("--cpus-per-trial", type=float, help="default: the sweep's, else 1")
+    parser.add_argument("--gpus-per-trial", type=float,
+                        help="GPU share per trial, e.g. 0.25 packs four trials on a GPU (default: the sweep's, "
+                             "else from the networks' size when the cluster has GPUs, else 0)")
+    parser.add_argument("--optuna-storage", help="Optuna RDB URL (e.g. postgresql://...) shared by several drivers; "
+                                                  "default: a journal file in the experiment folder")
     parser.add_argument("--max-failures", type=int, default=0, help="retries of a failing trial from its checkpoint")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
 
@@ -85,14 +90,16 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
         return spec, experiment_dir, read_meta(experiment_dir)
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
-    base.setdefault("train", {}).setdefault("threads", max(1, int(args.cpus_per_trial)))
+    check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
+    cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
+    base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
     fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
     check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds))
     experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
     meta = {"kind": kind, "sweep": spec.name, "preset": args.preset, "trials": trials or preset.trials,
             "seeds": seeds, "metric": spec.primary_metric, "mode": spec.primary_mode,
             "objectives": [{"metric": m, "mode": d} for m, d in zip(spec.metrics, spec.modes)],
-            "overrides": list(args.set), "fixed": fixed, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
+            "overrides": list(args.set), "fixed": fixed, "optuna_storage": args.optuna_storage, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
     write_meta(experiment_dir, meta)
     return spec, experiment_dir, meta
 
@@ -103,6 +110,7 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     from platform.ray_session import cluster_gpus, connect
     from platform.sweep_summary import rows_from_results
     from platform.teacher_prep import ensure_teacher
+    from platform.trial_resources import resolve_request
     from platform.tuner_factory import build_tuner, can_restore, restore_tuner
 
     print(f"experiment: {experiment_dir}", flush=True)
@@ -110,10 +118,12 @@ def launch(args, spec, experiment_dir: str, meta: dict):
         meta["base"] = ensure_teacher(meta["base"], spec.preset(meta["preset"]).teacher_epochs, experiment_dir)
         write_meta(experiment_dir, meta)
     connect(args.address, args.num_cpus)
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if cluster_gpus() > 0 else 0.0)
+    cpus, gpus = resolve_request(args.cpus_per_trial, args.gpus_per_trial, spec, meta["base"], cluster_gpus())
+    print(f"resources per trial: {cpus:g} CPU, {gpus:g} GPU", flush=True)
     if args.resume and can_restore(experiment_dir):
-        tuner = restore_tuner(experiment_dir, args.cpus_per_trial, gpus)
+        tuner = restore_tuner(experiment_dir, cpus, gpus)
     else:
         tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
-                            args.cpus_per_trial, gpus, args.max_failures, seeds=meta.get("seeds"))
+                            cpus, gpus, args.max_failures, seeds=meta.get("seeds"),
+                            optuna_storage=meta.get("optuna_storage"))
     return rows_from_results(tuner.fit(), experiment_dir)

@@ -53,16 +53,14 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
     return markdown, written
 
 
-def load_study(experiment_dir: str, study_name: str):
+def load_study(experiment_dir: str, study_name: str, storage_url: Optional[str] = None):
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
-    path = os.path.join(experiment_dir, OPTUNA_FILE)
-    if not os.path.exists(path):
+    from platform.tuner_factory import optuna_storage
+
+    if not storage_url and not os.path.exists(os.path.join(experiment_dir, OPTUNA_FILE)):
         return None
-    storage = JournalStorage(JournalFileBackend(path))
-    return optuna.load_study(study_name=study_name, storage=storage)
+    return optuna.load_study(study_name=study_name, storage=optuna_storage(experiment_dir, storage_url))
 
 
 def importances(study, objective_index: int = 0) -> dict:
@@ -85,7 +83,7 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
 
     metric, mode = spec.primary_metric, spec.primary_mode
     lines = [format_table(ranked(rows, metric, mode)[:10], metric, mode)]
-    study = load_study(experiment_dir, spec.name)
+    study = load_study(experiment_dir, spec.name, meta.get("optuna_storage"))
     scores = importances(study) if study is not None else {}
     if scores:
         lines.append("\nparameter importance (PED-ANOVA) for " + metric)

@@ -35,11 +35,19 @@ class StudySearcher(OptunaSearch):
         return self._ot_study._storage.get_trial(ot_trial._trial_id).state.is_finished()
 
     def on_trial_result(self, trial_id, result):
-        if isinstance(self.metric, list) or not self._closed_in_study(trial_id):
-            super().on_trial_result(trial_id, result)
+        if isinstance(self.metric, list) or self._closed_in_study(trial_id):
+            return
+        if result.get(self.metric) is None or result.get("error"):
+            return   # a diverged trial's last report has no (or no meaningful) metric
+        super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         if self._closed_in_study(trial_id):
+            self._completed_trials.add(trial_id)
+            return
+        if result and result.get("error"):
+            # diverged: the trial function returned normally, but the run failed
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.FAIL)
             self._completed_trials.add(trial_id)
             return
         if not error and stopped_early(result):

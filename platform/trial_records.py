@@ -16,6 +16,7 @@ from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, se
 TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
+PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "oom_retried_batch_size")
 _SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.")
 
 
@@ -28,6 +29,7 @@ def _json_value(value):
 def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[str, Any]], error: str = "") -> Dict[str, Any]:
     """One row from a trial's config and its last reported result."""
     last = last or {}
+    error = error or str(last.get("error") or "")
     resolved = resolve_trial_config(trial_config)
     planned = resolved["train"]["epochs"]
     epochs = int(last.get("epoch", 0) or 0)
@@ -55,6 +57,9 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):
             row[key] = float(value)
+    for key in PLACEMENT_KEYS:
+        if key in last:
+            row[key] = last[key]
     row["config_json"] = json.dumps(resolved, sort_keys=True)
     return row
 

@@ -7,13 +7,15 @@ from typing import Any, Dict, List, Optional
 
 from ray import tune
 
+from distill.errors import ConfigError
+
 from platform.experiment_dir import OPTUNA_FILE, TUNE_NAME
 from platform.progress_line import ProgressLine
 from platform.trial_records import TrialRecorder
 from search_spaces.define_by_run import SpaceFunction
 from search_spaces.grid import ablation_variants, grid_variants
 from trainables.distill_trainable import train_distill
-from trainables.trial_config import BASE_KEY, VARIANT_KEY
+from trainables.trial_config import BASE_KEY, OPTIONS_KEY, VARIANT_KEY
 
 
 def trial_dirname(trial) -> str:
@@ -29,10 +31,23 @@ def trainable_with_resources(cpus: float, gpus: float):
     return tune.with_resources(train_distill, {"cpu": cpus, "gpu": gpus})
 
 
-def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str, sampler_name: str):
-    import optuna
-    from optuna.storages import JournalStorage
+def optuna_storage(experiment_dir: str, url: Optional[str] = None):
+    """A journal file in the experiment folder (one driver; fine on shared NFS), or an
+    RDB URL when several drivers share one study."""
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
+
+    if url:
+        try:
+            return RDBStorage(url)
+        except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL
+            raise ConfigError("--optuna-storage", f"cannot open {url!r}: {type(err).__name__}: {err}") from None
+    return JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
+
+
+def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str, sampler_name: str,
+                  storage_url: Optional[str] = None):
+    import optuna
 
     from platform.study_searcher import StudySearcher
 
@@ -42,7 +57,7 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
         "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
         "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
     }
-    storage = JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
+    storage = optuna_storage(experiment_dir, storage_url)
     metric, mode = (spec.metrics, spec.modes) if spec.multi_objective else (spec.primary_metric, spec.primary_mode)
     return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=metric, mode=mode,
                          sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
@@ -58,11 +73,12 @@ def scheduler_for(spec, epochs: int):
 
 
 def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], experiment_dir: str, trials: int,
-                cpus: float, gpus: float, max_failures: int, seeds: Optional[List[int]] = None) -> tune.Tuner:
+                cpus: float, gpus: float, max_failures: int, seeds: Optional[List[int]] = None,
+                optuna_storage: Optional[str] = None) -> tune.Tuner:
     """A sweep (grid or Optuna search) or, with ``seeds``, an ablation: every grid point
     (or enqueued point of a search) crossed with the seeds, each run exactly once."""
     space = spec.space_for(preset, fixed)
-    param_space: Dict[str, Any] = {BASE_KEY: base}
+    param_space: Dict[str, Any] = {BASE_KEY: base, OPTIONS_KEY: {"oom_half_batch": spec.oom_half_batch}}
     search_alg, scheduler, num_samples = None, None, 1
     if seeds is not None:
         param_space[VARIANT_KEY] = tune.grid_search(ablation_variants(spec, preset, fixed))
@@ -72,7 +88,8 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
         param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space, spec.variants_for(preset)))
         total = len(param_space[VARIANT_KEY]["grid_search"])
     else:
-        search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler)
+        search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler,
+                                   optuna_storage)
         scheduler = scheduler_for(spec, base["train"]["epochs"])
         num_samples = total = trials
     single = not spec.multi_objective

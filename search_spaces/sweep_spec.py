@@ -15,6 +15,8 @@ variants:                   # named rows of a paper table, crossed with each oth
   loss: {LS: {method.js_weight: 0}, LS+LJS: {method.adv_weight: 0}}
 space_function: module:function       # optional define-by-run code after `space`; returns derived keys
 table: {rows: loss, columns: data.name, baseline: LS}
+resources: {cpus_per_trial: 2, gpus_per_trial: 0.25}   # default: 1 CPU, a GPU share from the model size
+oom_half_batch: false
 sampler: tpe | grid | random | nsga2
 metric: val_acc.net0        # or a list, e.g. [val_acc.net0, params.net0], for a Pareto search
 mode: max                   # or one mode per metric
@@ -70,6 +72,12 @@ class ParamSpec:
 
 
 @dataclass
+class ResourceSpec:
+    cpus_per_trial: float = field(1.0, gt=0.0)
+    gpus_per_trial: Optional[float] = field(None, ge=0.0)   # None: derived from the networks' size
+
+
+@dataclass
 class PresetSpec:
     trials: int = field(1, ge=1)
     set: Dict[str, Any] = dc_field(default_factory=dict)
@@ -105,6 +113,8 @@ class SweepSpec:
     seed: int = 0
     paper: Dict[str, Any] = dc_field(default_factory=dict)
     table: Optional[TableSpec] = None
+    resources: Optional[ResourceSpec] = None
+    oom_half_batch: bool = False          # on CUDA out-of-memory, restart a trial once at half the batch
 
     @property
     def metrics(self) -> List[str]:

@@ -1,29 +1,69 @@
-"""The function trainable that runs one engine training per Tune trial."""
+"""The function trainable that runs one engine training per Tune trial.
+
+Faults: an exception propagates to Tune, which retries the trial from its last
+checkpoint up to ``--max-failures`` times. A diverged run (NaN or infinite
+loss) is not retried, since it would diverge again from the same checkpoint:
+the trial ends with an ``error`` field and is recorded as failed. A CUDA
+out-of-memory error is reported with the trial's resource request and, when
+the sweep allows it, the trial restarts once at half the batch size."""
 import logging
 import os
 
+import ray
 from ray import tune
 
 from distill.config import config_from_dict
-from trainables.trial_config import resolve_trial_config
+from trainables.trial_config import OPTIONS_KEY, resolve_trial_config
+
+ERROR_KEY = "error"
 
 
-def train_distill(trial_config: dict) -> None:
-    from distill.trainer import Trainer  # imported in the worker, after Ray has set CUDA_VISIBLE_DEVICES
+def _placement() -> dict:
+    """Where the trial ran, recorded with every result (node and GPU spread checks)."""
+    return {"node_id": ray.get_runtime_context().get_node_id(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+            "worker_pid": os.getpid()}
 
-    # one "checkpoint created" line per epoch per trial drowns the driver's progress line
-    for name in ("ray.train", "ray.tune"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
-    resolved = resolve_trial_config(trial_config)
-    trial_dir = tune.get_context().get_trial_dir()
+def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict) -> None:
+    from distill.trainer import Trainer, TrainingDiverged  # in the worker, after Ray set CUDA_VISIBLE_DEVICES
+
     trainer = Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"))
-    checkpoint = tune.get_checkpoint()
+    checkpoint = tune.get_checkpoint() if resume else None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             trainer.resume(folder)
 
     def report(metrics: dict, checkpoint_dir: str) -> None:
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        tune.report({**metrics, **placement, **extra}, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
 
-    trainer.fit(report)
+    try:
+        trainer.fit(report)
+    except TrainingDiverged as err:
+        last = trainer.history[-1] if trainer.history else {}
+        tune.report({**last, **placement, **extra, ERROR_KEY: f"diverged: {err}"})
+
+
+def train_distill(trial_config: dict) -> None:
+    import torch
+
+    # one "checkpoint created" line per epoch per trial drowns the driver's progress line
+    for name in ("ray.train", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    resolved = resolve_trial_config(trial_config)
+    options = trial_config.get(OPTIONS_KEY) or {}
+    trial_dir = tune.get_context().get_trial_dir()
+    placement = _placement()
+    try:
+        _run(resolved, trial_dir, placement, resume=True, extra={})
+    except torch.cuda.OutOfMemoryError as err:
+        batch = resolved["data"]["batch_size"]
+        request = tune.get_context().get_trial_resources().required_resources
+        message = f"CUDA out of memory at batch size {batch} with trial resources {request}: {str(err).splitlines()[0]}"
+        if not options.get("oom_half_batch") or batch < 2:
+            raise RuntimeError(message) from None
+        logging.getLogger(__name__).warning("%s; restarting once at batch size %d", message, batch // 2)
+        torch.cuda.empty_cache()
+        resolved["data"]["batch_size"] = batch // 2
+        # a fresh start: the checkpoint's schedule and data order belong to the old batch size
+        _run(resolved, trial_dir, placement, resume=False, extra={"oom_retried_batch_size": batch // 2})

@@ -12,7 +12,8 @@ from distill.config import apply_overrides, config_from_dict, config_to_dict
 
 BASE_KEY = "engine_config"
 VARIANT_KEY = "variant"
-RESERVED = (BASE_KEY, VARIANT_KEY)
+OPTIONS_KEY = "trial_options"      # how the trainable handles faults (e.g. oom_half_batch), not engine config
+RESERVED = (BASE_KEY, VARIANT_KEY, OPTIONS_KEY)
 RECORD_ONLY_PREFIX = "search."
 
 
