@@ -44,7 +44,7 @@ def find_experiment_dir(storage: str, sweep: str, preset: str, name: Optional[st
         candidates = sorted(os.path.dirname(p) for p in glob.glob(pattern))
         candidates = [c for c in candidates if read_meta(c).get("kind", "sweep") == kind]
     if not candidates:
-        raise ConfigError("--resume", f"no {kind} of sweep {sweep!r} preset {preset!r} under {storage} to resume")
+        raise ConfigError("--resume", f"no experiment ({kind}) of sweep {sweep!r} preset {preset!r} under {storage} to resume")
     return candidates[-1]
 
 

@@ -8,7 +8,8 @@ from distill.config import apply_overrides, config_from_dict
 from distill.errors import ConfigError
 from search_spaces import list_sweeps, load_sweep
 from search_spaces.define_by_run import SpaceFunction
-from search_spaces.grid import grid_variants
+from search_spaces.grid import ablation_variants, grid_variants
+from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
 from search_spaces.sweep_spec import ParamSpec
 
 
@@ -27,8 +28,8 @@ def test_every_point_resolves_to_a_valid_engine_config(name):
         base = apply_overrides(spec.base, list(preset.set.items()))
         if base.get("teacher"):
             base["teacher"]["checkpoint"] = "unused.pt"
-        for point in spec.points_for(preset_name):
-            config_from_dict(apply_overrides(base, sorted(point.items())))
+        for variant in ablation_variants(spec, preset_name) if spec.points_for(preset_name) else []:
+            config_from_dict(resolve_trial_config({BASE_KEY: base, VARIANT_KEY: variant}))
 
 
 def test_kd_temperature_space_matches_the_issue():
