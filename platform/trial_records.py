@@ -16,7 +16,7 @@ from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, se
 TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
-PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "oom_retried_batch_size")
+PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "started_at", "oom_retried_batch_size")
 _SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.")
 
 
@@ -60,6 +60,8 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
     for key in PLACEMENT_KEYS:
         if key in last:
             row[key] = last[key]
+    if "timestamp" in last:
+        row["finished_at"] = float(last["timestamp"])
     row["config_json"] = json.dumps(resolved, sort_keys=True)
     return row
 

@@ -8,6 +8,7 @@ out-of-memory error is reported with the trial's resource request and, when
 the sweep allows it, the trial restarts once at half the batch size."""
 import logging
 import os
+import time
 
 import ray
 from ray import tune
@@ -22,7 +23,7 @@ def _placement() -> dict:
     """Where the trial ran, recorded with every result (node and GPU spread checks)."""
     return {"node_id": ray.get_runtime_context().get_node_id(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-            "worker_pid": os.getpid()}
+            "worker_pid": os.getpid(), "started_at": time.time()}
 
 
 def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict) -> None:

@@ -1,0 +1,71 @@
+"""A real two-node Ray cluster on this machine (``ray start --head`` plus a
+second ``ray start --address``, each with two logical GPUs and token
+authentication on): a sweep run with --address spreads its trials over both
+nodes and over distinct GPU ids, as the trials' own records show."""
+import os
+import secrets
+import socket
+import subprocess
+
+import pyarrow.parquet as pq
+import pytest
+
+from sweep_runner import REPO, cli
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ray_cli(*args, env):
+    run = subprocess.run(["ray", *args], env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+@pytest.fixture
+def two_node_cluster(tmp_path):
+    # a token of our own: the cluster never depends on ~/.ray/auth_token
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus=2", "--num-gpus=2", "--disable-usage-stats"]
+    try:
+        ray_cli("start", "--head", f"--port={port}", "--include-dashboard=false", *common, env=env)
+        ray_cli("start", f"--address={address}", *common, env=env)
+        yield address, env
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
+    address, env = two_node_cluster
+    storage = tmp_path / "exp"
+    run = subprocess.run(
+        ["python", "-m", "platform.sweep", "dml_smoke", "--trials", "4", "--address", address,
+         "--gpus-per-trial", "1", "--storage", str(storage), "--set", "train.epochs=1", "--set", "data.train_limit=300"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "1 CPU, 1 GPU" in run.stdout
+    (experiment,) = [p for p in storage.iterdir() if p.is_dir()]
+    rows = pq.read_table(experiment / "trials.parquet").to_pylist()
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    nodes = {r["node_id"] for r in rows}
+    assert len(nodes) == 2, rows
+    assert {r["cuda_visible_devices"] for r in rows} == {"0", "1"}
+    overlapping = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if a["node_id"] == b["node_id"] and a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]:
+                overlapping += 1
+                # trials that ran at the same time on one node never shared a GPU
+                assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
+    assert overlapping >= 1, "no two trials ran at the same time on one node"
+
+
+def test_bad_gpu_share_is_a_usage_error(tmp_path):
+    run = cli("platform.sweep", "dml_smoke", "--gpus-per-trial", "1.5", "--storage", str(tmp_path), timeout=120)
+    assert run.returncode == 2 and "--gpus-per-trial" in run.stderr and "Traceback" not in run.stderr
