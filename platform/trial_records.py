@@ -16,7 +16,8 @@ from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, se
 TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
-PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "started_at", "oom_retried_batch_size")
+PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "started_at", "resumed_from_epoch",
+                  "oom_retried_batch_size")
 _SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.")
 
 

@@ -34,6 +34,7 @@ def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: d
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             trainer.resume(folder)
+        extra = {**extra, "resumed_from_epoch": trainer.epoch}   # a retry or a resumed sweep
 
     def report(metrics: dict, checkpoint_dir: str) -> None:
         tune.report({**metrics, **placement, **extra}, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
