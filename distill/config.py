@@ -61,15 +61,20 @@ class MethodConfig:
 
 
 @dataclass
-class ExperimentConfig:
-    method: MethodConfig
-    networks: List[NetworkConfig]
+class _ExperimentFields:
+    """Everything but the method and the networks, which need custom parsing."""
     teacher: Optional[NetworkConfig] = None
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     seed: int = 0
     output_dir: str = "runs/default"
+
+
+@dataclass(kw_only=True)
+class ExperimentConfig(_ExperimentFields):
+    method: MethodConfig
+    networks: List[NetworkConfig]
 
 
 _TOP_LEVEL = [f.name for f in dataclasses.fields(ExperimentConfig)]
@@ -101,16 +106,6 @@ def config_from_dict(raw: Dict[str, Any]) -> ExperimentConfig:
     return config
 
 
-@dataclass
-class _ExperimentFields:
-    teacher: Optional[NetworkConfig] = None
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    seed: int = 0
-    output_dir: str = "runs/default"
-
-
 def validate(config: ExperimentConfig, method_cls) -> None:
     from distill.data import DATASETS
     from distill.models import MODELS
@@ -130,7 +125,7 @@ def config_to_dict(config: ExperimentConfig) -> Dict[str, Any]:
     """The fully resolved config as plain data; ``config_from_dict`` reads it back."""
     out = dataclasses.asdict(config)
     method = out.pop("method")
-    out = {"method": {"name": method["name"], **method["params"]}, **out}
+    out = {"method": {"name": method["name"], **method["params"]}, "networks": out.pop("networks"), **out}
     if out["teacher"] is None:
         del out["teacher"]
     return out

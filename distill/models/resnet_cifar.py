@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distill.models.registry import MODELS, feature_dict
+from distill.models.stages import build_stages
 
 
 class ShortcutA(nn.Module):
@@ -45,14 +46,7 @@ class CifarResNet(nn.Module):
         blocks = (depth - 2) // 6
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
-        stages, channels = [], widths[0]
-        for i, width in enumerate(widths):
-            layers = []
-            for b in range(blocks):
-                layers.append(BasicBlock(channels, width, 2 if (b == 0 and i > 0) else 1))
-                channels = width
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.ModuleList(stages)
+        self.stages, channels = build_stages(BasicBlock, widths[0], widths, blocks)
         self.fc = nn.Linear(channels, num_classes)
         self.embedding_dim = channels
         for m in self.modules():

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distill.models.registry import MODELS, feature_dict
+from distill.models.stages import build_stages
 
 
 class WideBlock(nn.Module):
@@ -33,14 +34,7 @@ class WideResNet(nn.Module):
         blocks = (depth - 4) // 6
         widths = [16 * widen, 32 * widen, 64 * widen]
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
-        stages, channels = [], 16
-        for i, width in enumerate(widths):
-            layers = []
-            for b in range(blocks):
-                layers.append(WideBlock(channels, width, 2 if (b == 0 and i > 0) else 1))
-                channels = width
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.ModuleList(stages)
+        self.stages, channels = build_stages(WideBlock, 16, widths, blocks)
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
         self.embedding_dim = channels
