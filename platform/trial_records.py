@@ -61,8 +61,8 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
     for key in PLACEMENT_KEYS:
         if key in last:
             row[key] = last[key]
-    if "timestamp" in last:
-        row["finished_at"] = float(last["timestamp"])
+    if "reported_at" in last:
+        row["finished_at"] = float(last["reported_at"])
     row["config_json"] = json.dumps(resolved, sort_keys=True)
     return row
 

@@ -46,7 +46,7 @@ def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
     storage = tmp_path / "exp"
     run = subprocess.run(
         ["python", "-m", "platform.sweep", "dml_smoke", "--trials", "4", "--address", address,
-         "--gpus-per-trial", "1", "--storage", str(storage), "--set", "train.epochs=1", "--set", "data.train_limit=300"],
+         "--gpus-per-trial", "1", "--storage", str(storage), "--set", "train.epochs=3", "--set", "data.train_limit=300"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 CPU, 1 GPU" in run.stdout

@@ -37,7 +37,8 @@ def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: d
         extra = {**extra, "resumed_from_epoch": trainer.epoch}   # a retry or a resumed sweep
 
     def report(metrics: dict, checkpoint_dir: str) -> None:
-        tune.report({**metrics, **placement, **extra}, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        tune.report({**metrics, **placement, **extra, "reported_at": time.time()},
+                    checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
 
     try:
         trainer.fit(report)
