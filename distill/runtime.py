@@ -27,6 +27,8 @@ def configure(train_cfg, seed: int, device: torch.device) -> None:
     if train_cfg.threads is not None:
         torch.set_num_threads(train_cfg.threads)
     torch.use_deterministic_algorithms(train_cfg.deterministic, warn_only=True)
+    # deterministic mode also NaN-fills every torch.empty; our kernels overwrite what they allocate
+    torch.utils.deterministic.fill_uninitialized_memory = False
     torch.backends.cudnn.benchmark = not train_cfg.deterministic
     torch.backends.cudnn.deterministic = train_cfg.deterministic
     random.seed(seed)
