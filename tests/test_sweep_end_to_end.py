@@ -86,7 +86,7 @@ def test_killed_sweep_resumes_without_losing_or_repeating_trials(tmp_path):
     os.killpg(driver.pid, signal.SIGKILL)   # the driver and the local Ray it started
     driver.wait()
     before = read_trials(experiment)        # readable right after the kill
-    assert 1 <= len(before) < 4
+    assert 0 < len(before) < 4
     resumed = cli(*args[:-4], "--resume")
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     after = read_trials(experiment)
