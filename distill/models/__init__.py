@@ -1,7 +1,6 @@
-"""Model registry. Every model's ``forward`` returns logits (plain use is
-unchanged); ``features(x)`` returns the taps distillation methods need:
-``logits``, ``embedding`` (pooled penultimate feature), ``stages`` (each
-resolution stage's output) and ``conv4`` (the last stage's map)."""
+"""Model registry. Every model meets the feature contract stated in
+``features.py``: ``logits``, ``embedding``, ``stem``, ``stages_pre``,
+``stages`` (post-activation), ``conv4``; and ``stage_channels``."""
 from distill.models.registry import MODELS, build_model, count_parameters
 from distill.models import resnet_cifar, wide_resnet  # noqa: F401  (registers)
 

@@ -11,7 +11,3 @@ def build_model(arch: str, num_classes: int, in_channels: int = 3, field: str = 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def feature_dict(logits, embedding, stages):
-    return {"logits": logits, "embedding": embedding, "stages": stages, "conv4": stages[-1]}

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.registry import MODELS, feature_dict
+from distill.models.features import feature_dict, run_stage
+from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
 
@@ -31,11 +32,14 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         needs_projection = stride != 1 or in_channels != out_channels
         self.shortcut = ShortcutA(out_channels, in_channels) if needs_projection else nn.Identity()
+        self.activation = nn.ReLU()
+
+    def residual_sum(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out)) + self.shortcut(x)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return F.relu(self.residual_sum(x))
 
 
 class CifarResNet(nn.Module):
@@ -49,18 +53,21 @@ class CifarResNet(nn.Module):
         self.stages, channels = build_stages(BasicBlock, widths[0], widths, blocks)
         self.fc = nn.Linear(channels, num_classes)
         self.embedding_dim = channels
+        self.stem_channels = widths[0]
+        self.stage_channels = tuple(widths)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight)
 
     def features(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        maps = []
+        stem = out = F.relu(self.bn1(self.conv1(x)))
+        pres, posts = [], []
         for stage in self.stages:
-            out = stage(out)
-            maps.append(out)
+            out, pre = run_stage(stage, out)
+            pres.append(pre)
+            posts.append(out)
         embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
-        return feature_dict(self.fc(embedding), embedding, maps)
+        return feature_dict(self.fc(embedding), embedding, stem, pres, posts)
 
     def forward(self, x):
         return self.features(x)["logits"]

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.registry import MODELS, feature_dict
+from distill.models.features import feature_dict, run_stage
+from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
 
@@ -19,8 +20,12 @@ class WideBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         same = in_channels == out_channels and stride == 1
         self.shortcut = None if same else nn.Conv2d(in_channels, out_channels, 1, stride, 0, bias=False)
+        self.activation = nn.Identity()   # pre-activation: the next block normalises and activates
 
     def forward(self, x):
+        return self.residual_sum(x)
+
+    def residual_sum(self, x):
         pre = F.relu(self.bn1(x))
         out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
         return out + (x if self.shortcut is None else self.shortcut(pre))
@@ -38,18 +43,20 @@ class WideResNet(nn.Module):
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
         self.embedding_dim = channels
+        self.stem_channels = 16
+        self.stage_channels = tuple(widths)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def features(self, x):
-        out = self.conv1(x)
-        maps = []
+        stem = out = self.conv1(x)
+        pres = []
         for stage in self.stages:
-            out = stage(out)
-            maps.append(out)
+            out, pre = run_stage(stage, out)
+            pres.append(pre)
         embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
-        return feature_dict(self.fc(embedding), embedding, maps)
+        return feature_dict(self.fc(embedding), embedding, stem, pres)
 
     def forward(self, x):
         return self.features(x)["logits"]
