@@ -107,18 +107,10 @@ def config_from_dict(raw: Dict[str, Any]) -> ExperimentConfig:
 
 
 def validate(config: ExperimentConfig, method_cls) -> None:
-    from distill.data import DATASETS
-    from distill.models import MODELS
+    """What can be checked without files (``distill.validation.validate_run`` does the rest)."""
+    from distill.validation import validate_run
 
-    DATASETS.get(config.data.name, "data.name")
-    names = [n.name for n in config.networks]
-    if len(set(names)) != len(names):
-        raise ConfigError("networks", f"network names must be unique, got {names}")
-    for i, net in enumerate(config.networks):
-        MODELS.get(net.arch, f"networks[{i}].arch")
-    if config.teacher is not None:
-        MODELS.get(config.teacher.arch, "teacher.arch")
-    method_cls.check_config(config)
+    validate_run(config, check_files=False)
 
 
 def config_to_dict(config: ExperimentConfig) -> Dict[str, Any]:

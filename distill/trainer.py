@@ -1,7 +1,8 @@
-"""The training loop: N networks, one optimizer each, a method that turns their
-outputs into named weighted loss terms, evaluation on the held-out validation
-split every epoch, a full checkpoint every epoch, resume with identical numbers."""
-import contextlib
+"""The training loop: N networks, one optimizer each (holding the modules the
+method trains with that network), a method that turns their outputs into named
+weighted loss terms (see ``distill/methods/base.py`` for the lifecycle), named
+metrics from evaluators on the held-out validation split every epoch and on the
+test split at the end, a full checkpoint every epoch, resume with identical numbers."""
 import json
 import math
 import os
@@ -10,17 +11,21 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from distill.checkpoint import load_checkpoint, load_network_weights, save_checkpoint
-from distill.config import ExperimentConfig, config_to_dict
 from distill.atomic_write import atomic_write, write_yaml
+from distill.checkpoint import load_checkpoint, save_checkpoint
+from distill.config import ExperimentConfig, config_to_dict
 from distill.data import ImageSet, load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
-from distill.data.class_balanced import check_classes_per_batch
+from distill.data.samplers import sampler_for
+from distill.evaluators import MAX, TopOneAccuracy
 from distill.methods import METHODS
-from distill.methods.base import Batch
+from distill.methods.context import MethodContext
+from distill.methods.optimized import check_every_parameter_optimized
 from distill.models import build_model, count_parameters
 from distill.runtime import autocast_dtype, configure, resolve_device, rng_state, set_rng_state
 from distill.schedules import build_optimizer, build_schedule
+from distill.step_engine import StepEngine
+from distill.validation import load_checked_weights, teacher_checkpoint, validate_run
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -38,28 +43,49 @@ class Trainer:
         configure(config.train, config.seed, self.device)
         self.amp_dtype = autocast_dtype(config.train.amp, self.device)
         self.memory_format = torch.channels_last if config.train.channels_last else torch.contiguous_format
+        # the driver ran the same checks on this config before any Ray work
+        self.shapes = validate_run(config)
 
+        method_cls = METHODS.get(config.method.name, "method.name")
+        data_needs = method_cls.data_needs(config.method.params)
         self.splits = load_splits(config.data)
-        if config.data.classes_per_batch:
-            check_classes_per_batch(config.data.classes_per_batch, config.data.batch_size, self.splits.num_classes)
+        num_classes, in_channels = self.splits.num_classes, self.splits.in_channels
         self.networks: Dict[str, torch.nn.Module] = {}
         for i, net_cfg in enumerate(config.networks):
-            net = build_model(net_cfg.arch, self.splits.num_classes, self.splits.in_channels, f"networks[{i}].arch")
+            net = build_model(net_cfg.arch, num_classes, in_channels, f"networks[{i}].arch")
             if net_cfg.checkpoint:
-                net.load_state_dict(load_network_weights(net_cfg.checkpoint, net_cfg.name, f"networks[{i}].checkpoint"))
+                net.load_state_dict(load_checked_weights(net_cfg.checkpoint, net_cfg.name, net_cfg.arch, num_classes,
+                                                         in_channels, f"networks[{i}].checkpoint"))
             self.networks[net_cfg.name] = net.to(self.device, memory_format=self.memory_format)
         self.teacher = self._build_teacher()
-        method_cls = METHODS.get(config.method.name, "method.name")
-        self.method = method_cls(config.method.params, self.networks, self.splits.num_classes, self.teacher).to(self.device)
-        self.optimizers = {n: build_optimizer(net.parameters(), config.optim) for n, net in self.networks.items()}
-        self.schedules = {n: build_schedule(opt, config.optim, config.train.epochs) for n, opt in self.optimizers.items()}
 
         self.data_generator = torch.Generator().manual_seed(config.seed)
-        normalize = Normalizer(self.splits.mean, self.splits.std, self.device, config.train.channels_last)
-        self.normalize = normalize
-        self.train_batches = TrainBatches(self.splits.train, config.data.batch_size, normalize, self.device,
-                                          self.splits.crop_padding, self.splits.flip, config.data.augment,
-                                          self.data_generator, config.data.classes_per_batch, self.splits.num_classes)
+        self.normalize = Normalizer(self.splits.mean, self.splits.std, self.device, config.train.channels_last)
+        sampler, _ = sampler_for(data_needs, config.data)
+        self.train_batches = TrainBatches(
+            self.splits.train if data_needs.real_data else None, config.data.batch_size, self.normalize, self.device,
+            self.splits.crop_padding, self.splits.flip, config.data.augment, self.data_generator, sampler=sampler,
+            classes_per_batch=config.data.classes_per_batch, num_classes=num_classes, views=data_needs.views,
+            iterations=data_needs.iterations_per_epoch)
+
+        image_shape = tuple(self.splits.val.images.shape[1:])
+        stage_channels = {name: shape.stage_channels for name, shape in self.shapes.networks.items()}
+        embedding_dims = {name: shape.embedding_dim for name, shape in self.shapes.networks.items()}
+        if self.shapes.teacher is not None:
+            stage_channels["teacher"] = self.shapes.teacher.stage_channels
+            embedding_dims["teacher"] = self.shapes.teacher.embedding_dim
+        context = MethodContext(networks=self.networks, teacher=self.teacher, num_classes=num_classes,
+                                input_shape=image_shape, stage_channels=stage_channels, embedding_dims=embedding_dims,
+                                train_size=len(self.splits.train), epochs=config.train.epochs,
+                                steps_per_epoch=len(self.train_batches), device=self.device)
+        self.method = method_cls(config.method.params, context).to(self.device)
+        self.optimizers = {n: build_optimizer(list(net.parameters()) + self.method.parameters_trained_with(n), config.optim)
+                           for n, net in self.networks.items()}
+        self.schedules = {n: build_schedule(opt, config.optim, config.train.epochs) for n, opt in self.optimizers.items()}
+        check_every_parameter_optimized(self.method, list(self.optimizers.values()) + list(self.method.optimizers.values()))
+        self.engine = StepEngine(self.networks, self.teacher, self.optimizers, self.amp_dtype, self.device,
+                                 method_cls.needs.teacher_taps, method_cls.needs.teacher_grad)
+        self.evaluators = [TopOneAccuracy(list(self.networks))] + list(self.method.evaluators())
         self.val_set = ImageSet(self.splits.val.images.to(self.device), self.splits.val.labels.to(self.device))
         self.test_set = ImageSet(self.splits.test.images.to(self.device), self.splits.test.labels.to(self.device))
         self.epoch = 0
@@ -69,50 +95,34 @@ class Trainer:
         t_cfg = self.config.teacher
         if t_cfg is None:
             return None
-        teacher = build_model(t_cfg.arch, self.splits.num_classes, self.splits.in_channels, "teacher.arch")
-        if t_cfg.checkpoint:
-            teacher.load_state_dict(load_network_weights(t_cfg.checkpoint, t_cfg.name, "teacher.checkpoint"))
+        num_classes, in_channels = self.splits.num_classes, self.splits.in_channels
+        teacher = build_model(t_cfg.arch, num_classes, in_channels, "teacher.arch")
+        path = teacher_checkpoint(self.config)
+        if path:
+            teacher.load_state_dict(load_checked_weights(path, t_cfg.name, t_cfg.arch, num_classes, in_channels,
+                                                         "teacher.checkpoint"))
         teacher.eval().requires_grad_(False)
         return teacher.to(self.device, memory_format=self.memory_format)
 
     # -- one step -------------------------------------------------------------
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _forward(self, net, images):
-        return net.features(images) if self.method.wants_features() else {"logits": net(images)}
-
-    def train_step(self, images, labels) -> Dict[str, torch.Tensor]:
-        batch = Batch(images, labels)
-        with self._autocast():
-            teacher_out = None
-            if self.teacher is not None:
-                with torch.no_grad():
-                    teacher_out = self._forward(self.teacher, images)
-            outputs = {name: self._forward(net, images) for name, net in self.networks.items()}
-            terms = self.method.losses(batch, outputs, teacher_out)
-        total = sum(terms.values())
-        for opt in self.optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        total.backward()
-        for opt in self.optimizers.values():
-            opt.step()
-        extra = self.method.after_step(batch, outputs, teacher_out)
+    def train_step(self, batch) -> Dict[str, torch.Tensor]:
+        self.method.steps += 1
+        self.engine.last_total = None
+        terms = self.method.train_step(batch, self.engine)
         logged = {name: value.detach() for name, value in terms.items()}
-        logged.update({name: value.detach() for name, value in extra.items()})
-        logged["total"] = total.detach()
+        total = self.engine.last_total
+        logged["total"] = total if total is not None else sum(logged.values())
         return logged
 
     def train_epoch(self) -> Dict[str, float]:
         for net in self.networks.values():
             net.train()
         self.method.train()
+        self.method.on_epoch_start(self.epoch)
         sums: Dict[str, torch.Tensor] = {}
         steps = 0
-        for images, labels in self.train_batches:
-            for name, value in self.train_step(images, labels).items():
+        for batch in self.train_batches:
+            for name, value in self.train_step(batch).items():
                 sums[name] = sums[name] + value if name in sums else value.clone()
             steps += 1
         # one host sync per epoch, not per step
@@ -122,19 +132,31 @@ class Trainer:
             raise TrainingDiverged(f"loss became non-finite in epoch {self.epoch + 1}: {', '.join(bad)}")
         return means
 
-    @torch.no_grad()
-    def evaluate(self, data) -> Dict[str, Dict[str, float]]:
-        results = {}
-        for name, net in self.networks.items():
+    def metric_directions(self) -> Dict[str, str]:
+        """Every evaluator metric by its reported name (``val_acc.net0``) -> "max" or "min"."""
+        out = {}
+        for evaluator in self.evaluators:
+            for name, direction in evaluator.directions().items():
+                out[f"val_{name}"] = out[f"test_{name}"] = out[f"best_val_{name}"] = direction
+        return out
+
+    @torch.inference_mode()
+    def evaluate(self, data) -> Dict[str, float]:
+        """Every evaluator's metrics on ``data`` (names without the split prefix)."""
+        for net in self.networks.values():
             net.eval()
-            correct = torch.zeros((), device=self.device)
-            loss = torch.zeros((), device=self.device)
-            for images, labels in eval_batches(data, self.config.data.eval_batch_size, self.normalize, self.device):
-                with self._autocast():
-                    logits = net(images).float()
-                loss += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
-                correct += (logits.argmax(1) == labels).sum()
-            results[name] = {"acc": 100.0 * float(correct) / len(data), "loss": float(loss) / len(data)}
+        self.method.eval()
+        features = any(e.wants_features for e in self.evaluators)
+        for evaluator in self.evaluators:
+            evaluator.reset()
+        for images, labels in eval_batches(data, self.config.data.eval_batch_size, self.normalize, self.device):
+            with self.engine.autocast():
+                outputs = self.engine.run_networks(images, features)
+            for evaluator in self.evaluators:
+                evaluator.update(outputs, labels)
+        results: Dict[str, float] = {}
+        for evaluator in self.evaluators:
+            results.update(evaluator.result())
         return results
 
     # -- epochs, checkpoints, resume -----------------------------------------
@@ -142,22 +164,22 @@ class Trainer:
         metrics = {"epoch": self.epoch, "epochs_planned": self.config.train.epochs, "lr": lr,
                    "epoch_seconds": seconds, "images_per_second": len(self.train_batches) * self.train_batches.batch_size / max(seconds, 1e-9)}
         metrics.update({f"loss.{name}": value for name, value in train_terms.items()})
-        val = self.evaluate(self.val_set)
         previous = self.history[-1] if self.history else {}
-        for name, res in val.items():
-            metrics[f"val_acc.{name}"] = res["acc"]
-            metrics[f"val_loss.{name}"] = res["loss"]
-            best = max(res["acc"], previous.get(f"best_val_acc.{name}", -1.0))
-            metrics[f"best_val_acc.{name}"] = best
+        directions = self.metric_directions()
+        for name, value in self.evaluate(self.val_set).items():
+            metrics[f"val_{name}"] = value
+            best, earlier = f"best_val_{name}", previous.get(f"best_val_{name}")
+            better = max if directions[f"val_{name}"] == MAX else min
+            metrics[best] = value if earlier is None else better(value, earlier)
         for name, net in self.networks.items():
             metrics[f"params.{name}"] = count_parameters(net) / 1e6   # millions: a second objective
-        accs = [res["acc"] for res in val.values()]
+        accs = [metrics[f"val_acc.{name}"] for name in self.networks]
         metrics["val_acc.mean"] = sum(accs) / len(accs)
         metrics["val_acc.max"] = max(accs)
-        metrics["best_val_acc.max"] = max(metrics[f"best_val_acc.{n}"] for n in val)
+        metrics["best_val_acc.max"] = max(metrics[f"best_val_acc.{n}"] for n in self.networks)
         if self.epoch == self.config.train.epochs and self.config.train.eval_test:
-            for name, res in self.evaluate(self.test_set).items():
-                metrics[f"test_acc.{name}"] = res["acc"]
+            for name, value in self.evaluate(self.test_set).items():
+                metrics[f"test_{name}"] = value
         return metrics
 
     def state(self) -> dict:

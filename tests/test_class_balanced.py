@@ -132,7 +132,8 @@ def test_trainer_with_classes_per_batch(tmp_path):
     trainer = Trainer(_config(tmp_path, classes_per_batch=4))
     batches = list(trainer.train_batches)
     assert len(batches) == len(trainer.train_batches) == 4
-    for images, labels in batches:
+    for batch in batches:
+        images, labels = batch.images, batch.labels
         assert images.shape[0] == 32
         counts = Counter(labels.tolist())
         assert len(counts) == 4 and set(counts.values()) == {8}

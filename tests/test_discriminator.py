@@ -10,6 +10,7 @@ from torch import nn
 from distill.adversarial.discriminator import Discriminator, parse_structure, structure_string
 from distill.errors import ConfigError
 from distill.methods import METHODS
+from distill.methods.context import context_for
 from distill.methods.base import Batch
 from distill.models import build_model
 
@@ -98,8 +99,14 @@ def _method(params=None, archs=("resnet8", "resnet8"), num_classes=10, seed=0):
     torch.manual_seed(seed)
     networks = {f"net{i}": build_model(a, num_classes=num_classes, in_channels=3) for i, a in enumerate(archs)}
     cls = METHODS.get("tadml")
-    method = cls(cls.Params(**(params or {})), networks, num_classes)
+    method = cls(cls.Params(**(params or {})), context_for(networks, num_classes))
     return method, networks
+
+
+def _after_network_step(method, batch, outputs, teacher_output):
+    """What the trainer does after the networks' step: count it, then update the method's own modules."""
+    method.steps += 1
+    return method.after_step(batch, outputs, teacher_output)
 
 
 def _batch(seed=0, batch=4, num_classes=10):
@@ -111,14 +118,14 @@ def test_method_discriminator_learns_separable_peers():
     """The method's own discriminators and Adam, fed two Gaussian clouds as the peers' logits."""
     cls = METHODS.get("tadml")
     torch.manual_seed(0)
-    method = cls(cls.Params(disc_lr=1e-3, topology_weight=0.0), {"a": nn.Identity(), "b": nn.Identity()}, 6)
+    method = cls(cls.Params(disc_lr=1e-3, topology_weight=0.0), context_for({"a": nn.Identity(), "b": nn.Identity()}, 6))
     gen = torch.Generator().manual_seed(2)
     labels = torch.zeros(32, dtype=torch.long)
     first = last = None
     for _ in range(200):
         outputs = {"a": {"logits": torch.randn(32, 6, generator=gen) + 1.0},
                    "b": {"logits": torch.randn(32, 6, generator=gen) - 1.0}}
-        terms = method.after_step(Batch(labels, labels), outputs, None)
+        terms = _after_network_step(method, Batch(labels, labels), outputs, None)
         assert set(terms) == {"disc.a", "disc.b"}
         total = float(sum(terms.values()).detach())
         first = total if first is None else first
@@ -166,7 +173,7 @@ def test_fixed_real_mode_has_one_discriminator_and_no_term_for_the_real_peer():
     assert "adv.net1" in terms
     assert _grad_reach(terms["adv.net1"], networks) == {"net1"}
     sum(terms.values()).backward()
-    extra = method.after_step(batch, outputs, None)
+    extra = _after_network_step(method, batch, outputs, None)
     assert set(extra) == {"disc.shared"}
 
 
@@ -192,7 +199,7 @@ def test_after_step_updates_discriminators_and_leaves_networks_alone():
     grads_before = {n: [p.grad.clone() for p in net.parameters()] for n, net in networks.items()}
     disc_before = copy.deepcopy(method.discriminators.state_dict())
 
-    extra = method.after_step(batch, outputs, None)
+    extra = _after_network_step(method, batch, outputs, None)
 
     assert set(extra) == {"disc.net0", "disc.net1"}
     assert all(torch.isfinite(v) for v in extra.values())
@@ -211,9 +218,9 @@ def test_disc_every_and_disc_steps():
     batch = _batch()
     outputs = {n: net.features(batch.images) for n, net in networks.items()}
     before = copy.deepcopy(method.discriminators.state_dict())
-    assert method.after_step(batch, outputs, None) == {}       # step 1: not a multiple of 2
+    assert _after_network_step(method, batch, outputs, None) == {}       # step 1: not a multiple of 2
     assert all(torch.equal(v, before[k]) for k, v in method.discriminators.state_dict().items())
-    assert set(method.after_step(batch, outputs, None)) == {"disc.net0", "disc.net1"}
+    assert set(_after_network_step(method, batch, outputs, None)) == {"disc.net0", "disc.net1"}
     assert method.disc_optimizer.state_dict()["state"][0]["step"] == 3
 
 
@@ -230,7 +237,7 @@ def test_method_state_round_trip():
     with torch.no_grad():
         outputs = {n: net.features(batch.images) for n, net in networks.items()}
     for _ in range(3):
-        method.after_step(batch, outputs, None)
+        _after_network_step(method, batch, outputs, None)
     state = _state_bytes(method.method_state())
 
     restored, _ = _method(seed=5)    # different initial weights
@@ -249,8 +256,8 @@ def test_method_state_round_trip():
     assert loaded["param_groups"] == saved["param_groups"]
 
     # both continue identically
-    method.after_step(batch, outputs, None)
-    restored.after_step(batch, outputs, None)
+    _after_network_step(method, batch, outputs, None)
+    _after_network_step(restored, batch, outputs, None)
     for key, value in method.discriminators.state_dict().items():
         assert torch.equal(restored.discriminators.state_dict()[key], value), key
     assert restored.steps == method.steps == 4

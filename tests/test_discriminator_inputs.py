@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from distill.adversarial.discriminator_inputs import (DISC_INPUTS, POOLED_CHANNELS, build_input, conv4_vector,
                                                       input_size, needs_features)
 from distill.methods import METHODS
+from distill.methods.context import context_for
 from distill.methods.base import Batch
 from distill.models import build_model
 
@@ -47,7 +48,7 @@ def test_input_kind_trains_one_step(pair, kind):
     pair_name, networks, batch = pair
     cls = METHODS.get("tadml")
     torch.manual_seed(2)
-    method = cls(cls.Params(disc_input=kind, topology_weight=0.0), networks, NUM_CLASSES)
+    method = cls(cls.Params(disc_input=kind, topology_weight=0.0), context_for(networks, NUM_CLASSES))
     assert method.wants_features() == needs_features(kind)
     for net in networks.values():
         net.train()
@@ -85,7 +86,7 @@ def test_dae_is_trained_by_the_discriminator_optimizer(pair):
     _, networks, batch = pair
     cls = METHODS.get("tadml")
     torch.manual_seed(3)
-    method = cls(cls.Params(disc_input="fc+dae", topology_weight=0.0), networks, NUM_CLASSES)
+    method = cls(cls.Params(disc_input="fc+dae", topology_weight=0.0), context_for(networks, NUM_CLASSES))
     assert method.dae is not None
     owned = {id(p) for group in method.disc_optimizer.param_groups for p in group["params"]}
     assert all(id(p) in owned for p in method.dae.parameters())

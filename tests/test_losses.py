@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from distill.methods import METHODS
+from distill.methods.context import context_for
 from distill.methods.base import Batch
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "loss_values.json")
@@ -27,7 +28,7 @@ def _case_id(case):
 
 def build(method: str, params: dict, names):
     cls = METHODS.get(method)
-    return cls(cls.Params(**params), {name: nn.Identity() for name in names}, num_classes=10)
+    return cls(cls.Params(**params), context_for({name: nn.Identity() for name in names}, 10))
 
 
 def t64(values, requires_grad=False):

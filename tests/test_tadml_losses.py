@@ -11,6 +11,7 @@ from torch import nn
 from distill.losses import NEIGHBOURHOODS, js_divergence, l1_logits, l2_logits, topology_loss
 from distill.losses.topology_loss import similarity
 from distill.methods import METHODS
+from distill.methods.context import context_for
 from distill.methods.base import Batch
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "tadml_values.json")
@@ -179,7 +180,7 @@ def _method_id(case):
 def run_method(case, requires_grad=False):
     cls = METHODS.get("tadml")
     names = list(case["logits"])
-    method = cls(cls.Params(**case["params"]), {n: nn.Identity() for n in names}, num_classes=len(case["logits"]["net0"][0]))
+    method = cls(cls.Params(**case["params"]), context_for({n: nn.Identity() for n in names}, len(case["logits"]["net0"][0])))
     labels = torch.tensor(case["labels"], dtype=torch.long)
     outputs = {n: {"logits": t64(case["logits"][n], requires_grad), "embedding": t64(case["embeddings"][n], requires_grad)}
                for n in names}

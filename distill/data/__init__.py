@@ -1,7 +1,7 @@
 """Data sets as uint8 image tensors (N, C, H, W) plus int64 labels, split into
 train / validation (held out of train, fixed seed) / test. Selection uses the
 validation split only; the test split is reported, never selected on."""
-from distill.data.registry import DATASETS, ImageSet, Splits, check_data, load_splits
+from distill.data.registry import DATA_INFO, DATASETS, DataInfo, ImageSet, Splits, check_data, load_splits
 from distill.data import digits, cifar  # noqa: F401  (registers)
 
-__all__ = ["DATASETS", "ImageSet", "Splits", "check_data", "load_splits"]
+__all__ = ["DATA_INFO", "DATASETS", "DataInfo", "ImageSet", "Splits", "check_data", "load_splits"]

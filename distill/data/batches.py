@@ -1,13 +1,15 @@
 """Mini-batches from a device-resident uint8 tensor: the whole split is moved
 to the training device once; each step gathers, augments and normalises a
-batch there. Shuffling uses a CPU generator whose state is checkpointed."""
-from typing import Iterator, Optional, Tuple
+batch there. What a batch holds (views, partners, no data at all) follows the
+method's ``DataNeeds`` through the sampler registry (``samplers.py``)."""
+from typing import Iterator, Optional
 
 import torch
 
 from distill.data.augment import random_crop_flip
-from distill.data.class_balanced import class_balanced_batches
+from distill.data.batch import Batch
 from distill.data.registry import ImageSet
+from distill.data.samplers import BATCH_SAMPLERS, SamplerArgs, batches_per_epoch
 
 
 class Normalizer:
@@ -23,38 +25,42 @@ class Normalizer:
 
 
 class TrainBatches:
-    """One epoch = one pass over a fresh permutation; the last partial batch is dropped
-    when the split is larger than a batch (BatchNorm dislikes a batch of 1)."""
+    """One epoch = one pass of the sampler; the last partial batch is dropped when the
+    split is larger than a batch (BatchNorm dislikes a batch of 1). With ``data=None``
+    (a data-free method) nothing of the training split is held or read."""
 
-    def __init__(self, data: ImageSet, batch_size: int, normalize: Normalizer, device,
+    def __init__(self, data: Optional[ImageSet], batch_size: int, normalize: Normalizer, device,
                  crop_padding: int, flip: bool, augment: bool, generator: torch.Generator,
-                 classes_per_batch: Optional[int] = None, num_classes: int = 0):
-        self.images = data.images.to(device)
-        self.labels = data.labels.to(device)
-        self.batch_size = min(batch_size, len(data))
+                 sampler: str = "shuffle", classes_per_batch: Optional[int] = None, num_classes: int = 0,
+                 views: int = 1, iterations: Optional[int] = None):
+        self.images = data.images.to(device) if data is not None else None
+        self.labels = data.labels.to(device) if data is not None else None
+        self.batch_size = min(batch_size, len(data)) if data is not None else batch_size
         self.normalize = normalize
         self.crop_padding = crop_padding if augment else 0
         self.flip = flip and augment
         self.generator = generator
-        self.classes_per_batch = classes_per_batch
-        self.num_classes = num_classes
+        self.views = views
+        self.sampler = BATCH_SAMPLERS.get(sampler, "sampler")
+        self.args = SamplerArgs(self.labels, self.batch_size, num_classes, generator, classes_per_batch, iterations)
 
     def __len__(self) -> int:
-        return len(self.labels) // self.batch_size
+        return batches_per_epoch(self.args)
 
-    def batch_indices(self) -> Iterator[torch.Tensor]:
-        if self.classes_per_batch:
-            yield from class_balanced_batches(self.labels, self.batch_size, self.classes_per_batch,
-                                              self.num_classes, self.generator)
-            return
-        order = torch.randperm(len(self.labels), generator=self.generator).to(self.images.device)
-        for i in range(len(self)):
-            yield order[i * self.batch_size:(i + 1) * self.batch_size]
+    def _augmented(self, index: torch.Tensor) -> torch.Tensor:
+        return self.normalize(random_crop_flip(self.images[index], self.crop_padding, self.flip, self.generator))
 
-    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        for index in self.batch_indices():
-            images = random_crop_flip(self.images[index], self.crop_padding, self.flip, self.generator)
-            yield self.normalize(images), self.labels[index]
+    def __iter__(self) -> Iterator[Batch]:
+        for draw in self.sampler(self.args):
+            if draw.index is None:
+                yield Batch(images=None, labels=None)
+                continue
+            views = [self._augmented(draw.index) for _ in range(self.views)]
+            batch = Batch(images=views[0], labels=self.labels[draw.index], views=views)
+            if draw.partner is not None:
+                batch.partner_images = self._augmented(draw.partner)
+                batch.partner_labels = self.labels[draw.partner]
+            yield batch
 
 
 def eval_batches(data: ImageSet, batch_size: int, normalize: Normalizer, device):

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import torch
 
-from distill.data.registry import DATA_CHECKS, DATASETS, ImageSet
+from distill.data.registry import DATA_CHECKS, DATA_INFO, DATASETS, DataInfo, ImageSet
 from distill.errors import ConfigError
 
 _LAYOUTS = {
@@ -57,3 +57,4 @@ def _loader(name: str):
 for _name in _LAYOUTS:
     DATASETS.register(_name)(_loader(_name))
     DATA_CHECKS.register(_name)(lambda root, _n=_name: _folder(_n, root))
+    DATA_INFO.register(_name)(DataInfo(num_classes=_LAYOUTS[_name][4], in_channels=3, image_size=(32, 32)))

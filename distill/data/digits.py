@@ -4,7 +4,7 @@ split, so a fixed 20% (seed 0) is kept aside as one."""
 import numpy as np
 import torch
 
-from distill.data.registry import DATASETS, ImageSet
+from distill.data.registry import DATA_INFO, DATASETS, DataInfo, ImageSet
 
 TEST_FRACTION = 0.2
 
@@ -21,3 +21,6 @@ def load_digits(root=None):
     test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
     as_set = lambda idx: ImageSet(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx]))  # noqa: E731
     return as_set(train_idx), as_set(test_idx), {"num_classes": 10, "crop_padding": 1, "flip": False}
+
+
+DATA_INFO.register("digits")(DataInfo(num_classes=10, in_channels=1, image_size=(8, 8)))

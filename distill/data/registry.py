@@ -9,6 +9,15 @@ DATASETS: Registry = Registry("data set")
 # Cheap checks that a data set's files are in place, run by a sweep's driver
 # before any trial starts; data sets that need no files register none.
 DATA_CHECKS: Registry = Registry("data check")
+# What validation needs to know of a data set without loading it.
+DATA_INFO: Registry = Registry("data set")
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    num_classes: int
+    in_channels: int
+    image_size: Tuple[int, int]      # (H, W) of one image as the networks see it
 
 
 @dataclass

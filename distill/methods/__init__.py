@@ -2,7 +2,7 @@
 knobs, validated on load), what it needs from the networks, and ``losses``
 returning a dict of named terms already multiplied by their weights. An
 ablation is a weight set to zero (the term is then skipped), not a new branch."""
-from distill.methods.base import Method, Needs
+from distill.methods.base import DataNeeds, Method, Needs
 from distill.methods.registry import METHODS
 from distill.methods import independent, kd, dml, tadml  # noqa: F401  (registers)
 

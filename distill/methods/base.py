@@ -1,85 +1,150 @@
 """The contract between the trainer and a method (after mdistiller's
-``distillers/_base.py``), wide enough for every method family:
+``distillers/_base.py``: a small core, learnable extras joining the optimizer).
 
-- online peers (DML, TADML): several trained networks, ``losses`` sees all outputs;
-- frozen teachers (KD, AT, ...): ``uses_teacher``; the trainer runs the teacher under no_grad;
-- multi-exit self-distillation: a method may wrap networks with extra heads (``extra_modules``);
-- data-free learning / adversarial terms: a method owns extra modules with their own optimizers
-  (a generator, discriminators) and updates them in ``after_step``.
-"""
+Lifecycle, in the order the trainer calls it:
+
+1. ``check_config(config, shapes)`` (classmethod), from the one validation
+   function the driver also runs before any Ray work: reject networks that lack
+   what the method needs, with one line naming the field.
+2. ``__init__(params, ctx)``: ``ctx`` is a ``MethodContext`` (networks, teacher,
+   classes, input shape, stage channels, training-set size, ...). Here a method
+   declares its learnable extras:
+   - ``train_with(network, module)``: trained with that network: it joins the
+     network's optimizer and schedule (an adapter, an exit head);
+   - ``own_optimizer(name, module, make)``: a module with its own optimizer
+     (discriminators, a generator), stepped by the method in ``after_step`` or
+     its own ``train_step``.
+   Both are checkpointed and restored by this base class. The frozen teacher is
+   never a submodule, so its weights are in no trial checkpoint.
+3. Every epoch ``on_epoch_start(epoch)`` (0-based; ``self.epoch``) for staged
+   training and ramps, then for every batch ``train_step(batch, engine)``. The
+   default step runs teacher and networks, sums ``losses`` (a dict of named
+   terms, each already weighted), steps the networks' optimizers, then calls
+   ``after_step``. A method whose step does not fit (data-free learning)
+   overrides ``train_step`` and uses the same ``engine`` tools.
+4. ``evaluators()``: extra named metrics (per-exit accuracy, ...) beside the
+   trainer's top-1 per network.
+
+Class attributes: ``Params`` (a typed dataclass, validated on load), ``needs``
+(``Needs``: taps read, teacher, network count) and ``data`` (``DataNeeds``).
+A weight of 0 removes a term and skips its computation (``weighted``)."""
 import dataclasses
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
 
 from distill.errors import ConfigError
+from distill.methods.context import LOGITS_ONLY, Batch, DataNeeds, MethodContext, Needs
 
-
-@dataclass(frozen=True)
-class Needs:
-    """Which taps the method reads from each network: plain ``forward`` suffices for logits."""
-    features: bool = False        # embedding / stages / conv4 (calls ``model.features``)
-    teacher: bool = False         # a frozen teacher network with a checkpoint
-    min_networks: int = 1
-    max_networks: Optional[int] = None
-
-
-@dataclass
-class Batch:
-    images: torch.Tensor
-    labels: torch.Tensor
+__all__ = ["Batch", "DataNeeds", "Method", "MethodContext", "Needs", "weighted"]
 
 
 class Method(nn.Module):
-    """Subclasses set ``Params`` and ``needs`` and implement ``losses``."""
-
     Params = None
     needs = Needs()
+    data = DataNeeds()
 
-    def __init__(self, params, networks: Dict[str, nn.Module], num_classes: int, teacher: Optional[nn.Module] = None):
+    def __init__(self, params, ctx: MethodContext):
         super().__init__()
         self.params = params
-        self.network_names: List[str] = list(networks)
-        self.num_classes = num_classes
-        self.teacher = teacher
+        # plain attributes, not submodules: the trainer owns the networks, and the
+        # frozen teacher must stay out of the method's state (and checkpoints)
+        object.__setattr__(self, "ctx", ctx)
+        object.__setattr__(self, "teacher", ctx.teacher)
+        self.network_names: List[str] = ctx.network_names
+        self.num_classes = ctx.num_classes
+        self.trained_with = nn.ModuleDict()
+        self.owned = nn.ModuleDict()
+        self.optimizers: Dict[str, torch.optim.Optimizer] = {}
+        self.epoch = 0
+        self.steps = 0
 
-    def train(self, mode: bool = True):
-        # ``self.teacher`` is a registered submodule, so ``Module.train`` would switch the
-        # frozen teacher to train mode (BatchNorm batch statistics, running stats updated)
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()
-        return self
+    # -- declarations -------------------------------------------------------
+    def train_with(self, network: str, module: nn.Module) -> nn.Module:
+        """``module`` is trained with ``network``: its optimizer, schedule and checkpoint."""
+        if network not in self.ctx.networks:
+            raise KeyError(f"train_with: {network!r} is not a network ({', '.join(self.network_names)})")
+        group = self.trained_with[network] if network in self.trained_with else nn.ModuleList()
+        group.append(module)
+        self.trained_with[network] = group
+        return module
+
+    def own_optimizer(self, name: str, module: nn.Module,
+                      make: Callable[[List[nn.Parameter]], torch.optim.Optimizer]) -> torch.optim.Optimizer:
+        """``module`` gets its own optimizer ``make(parameters)``, checkpointed by the base class.
+        Call after the method (and so ``module``) is on its device, or let the trainer
+        move it first: parameters are moved in place by ``Module.to``."""
+        self.owned[name] = module
+        optimizer = make([p for p in module.parameters() if p.requires_grad])
+        self.optimizers[name] = optimizer
+        return optimizer
+
+    def parameters_trained_with(self, network: str) -> List[nn.Parameter]:
+        if network not in self.trained_with:
+            return []
+        return [p for p in self.trained_with[network].parameters() if p.requires_grad]
+
+    # -- what the trainer asks ------------------------------------------------
+    @classmethod
+    def check_config(cls, config, shapes) -> None:
+        """``shapes``: ``distill.validation.ModelShapes`` (stage channels, classes) of every
+        network and the teacher, known without building the models' weights."""
+        n = len(config.networks)
+        name = config.method.name
+        if n < cls.needs.min_networks:
+            raise ConfigError("networks", f"method {name} needs at least {cls.needs.min_networks} networks, got {n}")
+        if cls.needs.max_networks is not None and n > cls.needs.max_networks:
+            raise ConfigError("networks", f"method {name} takes at most {cls.needs.max_networks} network(s), got {n}")
+        if cls.needs.teacher and config.teacher is None:
+            raise ConfigError("teacher.checkpoint", f"method {name} needs a teacher {{arch, checkpoint}}")
 
     @classmethod
-    def check_config(cls, config) -> None:
-        n = len(config.networks)
-        if n < cls.needs.min_networks:
-            raise ConfigError("networks", f"method {config.method.name} needs at least {cls.needs.min_networks} networks, got {n}")
-        if cls.needs.max_networks is not None and n > cls.needs.max_networks:
-            raise ConfigError("networks", f"method {config.method.name} takes at most {cls.needs.max_networks} network(s), got {n}")
-        if cls.needs.teacher and (config.teacher is None or not config.teacher.checkpoint):
-            raise ConfigError("teacher.checkpoint", f"method {config.method.name} needs a teacher {{arch, checkpoint}}")
+    def data_needs(cls, params) -> DataNeeds:
+        """What the batches hold; a method whose needs depend on its params overrides this."""
+        return cls.data
 
     def wants_features(self) -> bool:
-        """Whether the trainer must call ``features`` (may depend on the params: a zero weight needs nothing)."""
-        return self.needs.features
+        """Whether the networks must run ``features`` (may depend on the params: a zero weight reads nothing)."""
+        return tuple(self.needs.taps) != LOGITS_ONLY
+
+    def wants_teacher(self) -> bool:
+        return self.teacher is not None and self.needs.teacher
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def losses(self, batch: Batch, outputs: Dict[str, dict], teacher_output: Optional[dict]) -> Dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def after_step(self, batch: Batch, outputs: Dict[str, dict], teacher_output: Optional[dict]) -> Dict[str, torch.Tensor]:
-        """Updates of the method's own modules (discriminators, generators); returns their logged terms."""
+        """Updates of the method's own modules (discriminators); returns their logged terms."""
         return {}
 
+    def train_step(self, batch: Batch, engine) -> Dict[str, torch.Tensor]:
+        """One optimisation step; returns the logged terms (detached by the trainer)."""
+        with engine.autocast():
+            teacher_out = engine.run_teacher(batch.images) if self.wants_teacher() else None
+            outputs = engine.run_networks(batch.images, self.wants_features())
+            terms = self.losses(batch, outputs, teacher_out)
+        engine.optimize_networks(terms)
+        extra = self.after_step(batch, outputs, teacher_out)
+        return {**terms, **extra}
+
+    def evaluators(self) -> list:
+        """Extra evaluators (``distill.evaluators.Evaluator``) beside top-1 per network."""
+        return []
+
+    # -- checkpoints ----------------------------------------------------------
     def method_state(self) -> dict:
-        """State of the method's own modules and optimizers, for checkpoints."""
-        return {"modules": self.state_dict()}
+        return {"modules": self.state_dict(), "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                "epoch": self.epoch, "steps": self.steps}
 
     def load_method_state(self, state: dict) -> None:
         self.load_state_dict(state["modules"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.epoch, self.steps = state["epoch"], state["steps"]
 
 
 def weighted(terms: Dict[str, torch.Tensor], name: str, weight: float, compute) -> None:

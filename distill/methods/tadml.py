@@ -65,19 +65,19 @@ class TADML(Method):
         def validate(self, path: str) -> None:
             parse_structure(self.disc_structure, f"{path}.disc_structure")
 
-    needs = Needs(min_networks=2)
+    needs = Needs(taps=("logits", "embedding", "conv4"), min_networks=2)   # what is read depends on the params
 
     @classmethod
-    def check_config(cls, config) -> None:
-        super().check_config(config)
+    def check_config(cls, config, shapes) -> None:
+        super().check_config(config, shapes)
         p = config.method.params
         names = [n.name for n in config.networks]
         if p.real_peer is not None and p.real_peer not in names:
             raise ConfigError("method.real_peer", f"{p.real_peer!r} is not a network; allowed: {', '.join(names)}")
 
-    def __init__(self, params, networks, num_classes, teacher=None):
-        super().__init__(params, networks, num_classes, teacher)
-        p = params
+    def __init__(self, params, ctx):
+        super().__init__(params, ctx)
+        p, num_classes = params, ctx.num_classes
         self.adversarial = p.adv_weight > 0
         self.real_peer = p.real_peer or self.network_names[0]
         self.dae = DenoisingAutoencoder(num_classes, p.dae_hidden, p.dae_noise) if p.disc_input == "fc+dae" else None
@@ -87,9 +87,13 @@ class TADML(Method):
             owners = self.network_names if p.disc_mode == "symmetric" else ["shared"]
             for owner in owners:
                 self.discriminators[owner] = Discriminator(size, p.disc_structure)
-        own_params = list(self.discriminators.parameters()) + (list(self.dae.parameters()) if self.dae else [])
-        self.disc_optimizer = torch.optim.Adam(own_params, lr=p.disc_lr, betas=(p.disc_beta1, p.disc_beta2)) if own_params else None
-        self.steps = 0
+        adversary = nn.ModuleDict({"discriminators": self.discriminators})
+        if self.dae is not None:
+            adversary["dae"] = self.dae
+        self.disc_optimizer = None
+        if any(True for _ in adversary.parameters()):
+            self.disc_optimizer = self.own_optimizer(
+                "adversary", adversary, lambda params: torch.optim.Adam(params, lr=p.disc_lr, betas=(p.disc_beta1, p.disc_beta2)))
 
     def wants_features(self) -> bool:
         return self.params.topology_weight > 0 or (self.adversarial and needs_features(self.params.disc_input))
@@ -126,7 +130,8 @@ class TADML(Method):
 
     def _discriminator_loss(self, batch, outputs) -> Dict[str, torch.Tensor]:
         p = self.params
-        inputs = {n: self._disc_input({k: v.detach() for k, v in outputs[n].items() if k != "stages"}, batch.labels)
+        inputs = {n: self._disc_input({k: v.detach() for k, v in outputs[n].items() if isinstance(v, torch.Tensor)},
+                                      batch.labels)
                   for n in self.network_names}
         terms = {}
         if p.disc_mode == "symmetric":
@@ -144,7 +149,7 @@ class TADML(Method):
         return terms
 
     def after_step(self, batch, outputs, teacher_output) -> Dict[str, torch.Tensor]:
-        self.steps += 1
+        # self.steps counts network steps, this one included
         if self.disc_optimizer is None or self.params.disc_steps == 0 or self.steps % self.params.disc_every:
             return {}
         terms = {}
@@ -154,19 +159,6 @@ class TADML(Method):
             sum(terms.values()).backward()
             self.disc_optimizer.step()
         return terms
-
-    def method_state(self) -> dict:
-        state = super().method_state()
-        state["steps"] = self.steps
-        if self.disc_optimizer is not None:
-            state["disc_optimizer"] = self.disc_optimizer.state_dict()
-        return state
-
-    def load_method_state(self, state: dict) -> None:
-        super().load_method_state(state)
-        self.steps = state["steps"]
-        if self.disc_optimizer is not None:
-            self.disc_optimizer.load_state_dict(state["disc_optimizer"])
 
 
 @METHODS.register("adml")

@@ -1,0 +1,33 @@
+"""Evaluators: named metrics with a direction, computed on the validation
+split every epoch and on the test split at the end.
+
+The trainer runs every network once per evaluation batch and feeds the
+outputs to each evaluator (``reset``, ``update`` per batch, ``result``), so a
+new metric (per-exit accuracy, an exit ensemble, retrieval mAP) plugs in
+without touching the trainer. Metric names carry no split: the trainer prefixes
+them (``acc.net0`` is reported as ``val_acc.net0`` and ``test_acc.net0``), and
+sweeps and reports select and display them by that name."""
+from typing import Dict
+
+import torch
+
+MAX, MIN = "max", "min"
+
+
+class Evaluator:
+    # whether ``update`` needs the feature taps (``features``) or only logits
+    wants_features: bool = False
+
+    def directions(self) -> Dict[str, str]:
+        """metric name -> "max" or "min"."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, outputs: Dict[str, dict], labels: torch.Tensor) -> None:
+        """``outputs``: network name -> its outputs (``logits``, and the taps when ``wants_features``)."""
+        raise NotImplementedError
+
+    def result(self) -> Dict[str, float]:
+        raise NotImplementedError

@@ -1,0 +1,72 @@
+"""The tools a method's ``train_step`` uses, built by the trainer: mixed
+precision, running the networks and the teacher (under ``inference_mode`` unless
+the method trains something through it), and stepping the networks' optimizers.
+The default step (``Method.train_step``) and a method's own step (data-free
+learning) use the same tools, so precision and teacher handling stay in one place."""
+import contextlib
+from typing import Dict, Iterable, Optional, Sequence
+
+import torch
+from torch import nn
+
+
+def _usable_outside_inference(value):
+    """Inference-mode tensors cannot be saved for backward (``mse_loss(student, t)``
+    would raise), so the taps a method reads are cloned into normal tensors."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return [v.clone() for v in value]
+    return value
+
+
+class StepEngine:
+    def __init__(self, networks: Dict[str, nn.Module], teacher: Optional[nn.Module],
+                 optimizers: Dict[str, torch.optim.Optimizer], amp_dtype, device: torch.device,
+                 teacher_taps: Sequence[str] = ("logits",), teacher_grad: bool = False):
+        self.networks = networks
+        self.teacher = teacher
+        self.optimizers = optimizers
+        self.amp_dtype = amp_dtype
+        self.device = device
+        self.teacher_taps = tuple(teacher_taps)
+        self.teacher_grad = teacher_grad
+        self.last_total: Optional[torch.Tensor] = None
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    @staticmethod
+    def forward(net: nn.Module, images: torch.Tensor, features: bool) -> dict:
+        return net.features(images) if features else {"logits": net(images)}
+
+    def run_networks(self, images: torch.Tensor, features: bool, names: Optional[Iterable[str]] = None) -> Dict[str, dict]:
+        names = self.networks if names is None else names
+        return {name: self.forward(self.networks[name], images, features) for name in names}
+
+    def run_teacher(self, images: torch.Tensor) -> dict:
+        features = self.teacher_taps != ("logits",)
+        if self.teacher_grad:
+            # gradients flow through the teacher to its input (a generator); its own weights are frozen
+            return self.forward(self.teacher, images, features)
+        with torch.inference_mode():
+            out = self.forward(self.teacher, images, features)
+        return {key: _usable_outside_inference(out[key]) for key in self.teacher_taps}
+
+    def step(self, loss: torch.Tensor, optimizers: Iterable[torch.optim.Optimizer]) -> None:
+        optimizers = list(optimizers)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+
+    def optimize_networks(self, terms: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Sum the weighted terms, backpropagate once, step every network's optimizer
+        (which also holds the modules trained with that network)."""
+        total = sum(terms.values())
+        self.step(total, self.optimizers.values())
+        self.last_total = total.detach()
+        return total

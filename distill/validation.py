@@ -1,0 +1,130 @@
+"""The one validation path for a resolved run config. The driver runs
+``validate_run`` on every trial variant before any Ray work and the trainer
+calls it again, so no config error surfaces first inside a trial: every
+problem is one ``ConfigError`` line naming the field.
+
+Model shapes come from building each architecture on the ``meta`` device (no
+memory, no initialisation), so checks such as "FSP needs equal channels" or
+"the teacher has another class count" cost milliseconds."""
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from distill.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    arch: str
+    num_classes: int
+    stem_channels: int
+    stage_channels: Tuple[int, ...]
+    embedding_dim: int
+
+
+@dataclass
+class ModelShapes:
+    """Shapes of every trained network (by name) and of the teacher, for ``Method.check_config``."""
+    networks: Dict[str, ModelShape]
+    teacher: Optional[ModelShape]
+    num_classes: int
+    in_channels: int
+    image_size: Tuple[int, int]
+
+
+def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
+    from distill.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(arch, num_classes, in_channels, field)
+    return ModelShape(arch, num_classes, getattr(model, "stem_channels", 0),
+                      tuple(getattr(model, "stage_channels", ())), getattr(model, "embedding_dim", 0))
+
+
+def _expected_state(arch: str, num_classes: int, in_channels: int) -> Dict[str, torch.Size]:
+    from distill.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(arch, num_classes, in_channels)
+    return {k: v.shape for k, v in model.state_dict().items()}
+
+
+def check_weights_fit(state: dict, arch: str, num_classes: int, in_channels: int, field: str, path: str) -> None:
+    """A checkpoint's tensors must fit the architecture (a teacher trained on another class count fails here)."""
+    expected = _expected_state(arch, num_classes, in_channels)
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise ConfigError(field, f"{path} does not hold {arch} weights (missing {missing[0]}"
+                                 f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''})")
+    for key, shape in expected.items():
+        got = tuple(getattr(state[key], "shape", ()))
+        if got != tuple(shape):
+            hint = f"; a model for {num_classes} classes was expected" if key.endswith(("fc.weight", "fc.bias")) else ""
+            raise ConfigError(field, f"{path}: {key} has shape {got}, {arch} needs {tuple(shape)}{hint}")
+
+
+def teacher_checkpoint(config) -> Optional[str]:
+    """Where the teacher's weights are: its checkpoint, or its entry in the teacher store."""
+    try:
+        from distill.teachers import resolve_teacher_checkpoint
+    except ImportError:  # TEMPORARY until the teacher store lands
+        return config.teacher.checkpoint
+    return resolve_teacher_checkpoint(config)
+
+
+def load_checked_weights(spec: str, network_name: str, arch: str, num_classes: int, in_channels: int,
+                         field: str) -> dict:
+    from distill.checkpoint import load_network_weights
+
+    state = load_network_weights(spec, network_name, field)
+    check_weights_fit(state, arch, num_classes, in_channels, field, spec.partition("#")[0])
+    return state
+
+
+def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = False) -> ModelShapes:
+    """Every check a run's config must pass before training; returns the model shapes.
+
+    ``check_files``: also check data files and read the checkpoints it names.
+    ``pending_teacher_ok``: the driver validates before the teacher store has trained a
+    teacher that will exist by the time trials start."""
+    from distill.data import DATA_INFO, DATASETS, check_data
+    from distill.data.class_balanced import check_classes_per_batch
+    from distill.methods import METHODS
+
+    DATASETS.get(config.data.name, "data.name")
+    info = DATA_INFO.get(config.data.name, "data.name")
+    if check_files:
+        check_data(config.data)
+    if config.data.classes_per_batch:
+        check_classes_per_batch(config.data.classes_per_batch, config.data.batch_size, info.num_classes)
+    names = [n.name for n in config.networks]
+    if len(set(names)) != len(names):
+        raise ConfigError("networks", f"network names must be unique, got {names}")
+    networks = {n.name: model_shape(n.arch, info.num_classes, info.in_channels, f"networks[{i}].arch")
+                for i, n in enumerate(config.networks)}
+    teacher = None
+    if config.teacher is not None:
+        teacher = model_shape(config.teacher.arch, info.num_classes, info.in_channels, "teacher.arch")
+    shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size)
+    method_cls = METHODS.get(config.method.name, "method.name")
+    method_cls.check_config(config, shapes)
+    if check_files:
+        for i, net in enumerate(config.networks):
+            if net.checkpoint:
+                load_checked_weights(net.checkpoint, net.name, net.arch, info.num_classes, info.in_channels,
+                                     f"networks[{i}].checkpoint")
+        if config.teacher is not None:
+            path = None
+            try:
+                path = teacher_checkpoint(config)
+            except ConfigError:
+                if not pending_teacher_ok:
+                    raise
+            if path:
+                load_checked_weights(path, config.teacher.name, config.teacher.arch, info.num_classes,
+                                     info.in_channels, "teacher.checkpoint")
+            elif method_cls.needs.teacher and not pending_teacher_ok:
+                raise ConfigError("teacher.checkpoint", f"method {config.method.name} needs a trained teacher: "
+                                                        "give teacher.checkpoint or teacher.epochs")
+    return shapes
