@@ -66,6 +66,9 @@ class StepEngine:
     def optimize_networks(self, terms: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum the weighted terms, backpropagate once, step every network's optimizer
         (which also holds the modules trained with that network)."""
+        if not terms:   # every weight is 0 (an ablation's corner): nothing to learn this step
+            self.last_total = torch.zeros((), device=self.device)
+            return self.last_total
         total = sum(terms.values())
         self.step(total, self.optimizers.values())
         self.last_total = total.detach()

@@ -44,6 +44,8 @@ class Method(nn.Module):
     Params = None
     needs = Needs()
     data = DataNeeds()
+    # term name -> the params field that weighs it; default: every ``<term>_weight`` field
+    term_weights: Optional[Dict[str, str]] = None
 
     def __init__(self, params, ctx: MethodContext):
         super().__init__()
@@ -98,6 +100,14 @@ class Method(nn.Module):
             raise ConfigError("networks", f"method {name} takes at most {cls.needs.max_networks} network(s), got {n}")
         if cls.needs.teacher and config.teacher is None:
             raise ConfigError("teacher.checkpoint", f"method {name} needs a teacher {{arch, checkpoint}}")
+
+    @classmethod
+    def weight_fields(cls) -> Dict[str, str]:
+        """Which params field weighs which logged term (``ce.net0`` is term ``ce``): an
+        ablation sets the field to 0 and the term disappears."""
+        if cls.term_weights is not None:
+            return dict(cls.term_weights)
+        return {f.name[:-len("_weight")]: f.name for f in dataclasses.fields(cls.Params) if f.name.endswith("_weight")}
 
     @classmethod
     def data_needs(cls, params) -> DataNeeds:

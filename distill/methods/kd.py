@@ -18,6 +18,7 @@ class KnowledgeDistillation(Method):
         alpha: float = field(0.9, ge=0.0, le=1.0)
 
     needs = Needs(teacher=True, min_networks=1)
+    term_weights = {"kd": "alpha"}
 
     def losses(self, batch, outputs, teacher_output):
         p = self.params
