@@ -50,7 +50,7 @@ import torch.utils.deterministic  # noqa: F401  (fill_uninitialized_memory)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from distill.config import config_from_dict  # noqa: E402
-from distill.data import DATASETS, ImageSet  # noqa: E402
+from distill.data import DATA_INFO, DATASETS, DataInfo, ImageSet  # noqa: E402
 from distill.models import build_model  # noqa: E402
 
 DATASET_NAME = "synthetic_cifar"
@@ -144,6 +144,7 @@ class EngineDML:
         _SYNTHETIC["train"], _SYNTHETIC["test"] = data, synthetic_cifar(512, seed + 1)
         if DATASET_NAME not in DATASETS:
             DATASETS.register(DATASET_NAME)(_load_synthetic)
+            DATA_INFO.register(DATASET_NAME)(DataInfo(NUM_CLASSES, 3, (32, 32)))
         config = config_from_dict(apply_overrides({
             "method": {"name": "dml", "temperature": 1.0},
             "networks": [{"name": "net0", "arch": arch}, {"name": "net1", "arch": arch}],
@@ -165,8 +166,7 @@ class EngineDML:
             yield from self.trainer.train_batches
 
     def step(self):
-        images, labels = next(self.batches)
-        return self.trainer.train_step(images, labels)["total"]
+        return self.trainer.train_step(next(self.batches))["total"]
 
 
 # --------------------------------------------------------------------------- timing

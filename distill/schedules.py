@@ -28,9 +28,16 @@ def build_optimizer(parameters, optim_cfg):
     # multi-tensor launches): the same update rule, deterministic, equal to the unfused
     # one up to floating-point rounding.
     fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-    return torch.optim.SGD(params, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
-                           weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov,
-                           fused=fused or None)
+    optimizer = torch.optim.SGD(params, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+                                weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov,
+                                fused=fused or None)
+    if fused and optim_cfg.momentum > 0:
+        # The fused kernel wants a buffer for every parameter with a gradient once any has
+        # one; a staged method (FitNet's hints first) gives some parameters their first
+        # gradient later. A zero buffer gives the same first update (buf = grad).
+        for p in params:
+            optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return optimizer
 
 
 def build_schedule(optimizer, optim_cfg, epochs):

@@ -46,14 +46,16 @@ class StepEngine:
         names = self.networks if names is None else names
         return {name: self.forward(self.networks[name], images, features) for name in names}
 
-    def run_teacher(self, images: torch.Tensor) -> dict:
-        features = self.teacher_taps != ("logits",)
+    def run_teacher(self, images: torch.Tensor, taps: Optional[Sequence[str]] = None) -> dict:
+        """The teacher's ``taps`` (default: the method's declared ``teacher_taps``)."""
+        taps = self.teacher_taps if taps is None else tuple(taps)
+        features = taps != ("logits",)
         if self.teacher_grad:
             # gradients flow through the teacher to its input (a generator); its own weights are frozen
             return self.forward(self.teacher, images, features)
         with torch.inference_mode():
             out = self.forward(self.teacher, images, features)
-        return {key: _usable_outside_inference(out[key]) for key in self.teacher_taps}
+        return {key: _usable_outside_inference(out[key]) for key in taps}
 
     def step(self, loss: torch.Tensor, optimizers: Iterable[torch.optim.Optimizer]) -> None:
         optimizers = list(optimizers)

@@ -1,6 +1,6 @@
 """Build typed dataclasses from plain dicts (as read by ``yaml.safe_load``),
 checking every field's type, range and choices. Field constraints live in the
-dataclass's field metadata: ``choices``, ``ge`` (>=), ``gt`` (>), ``le`` (<=)."""
+dataclass's field metadata: ``choices``, ``ge`` (>=), ``gt`` (>), ``le`` (<=), ``lt`` (<)."""
 import dataclasses
 import re
 import types
@@ -82,6 +82,8 @@ def _check_constraints(value, meta, field: str):
         raise ConfigError(field, f"must be > {meta['gt']}, got {value!r}")
     if "ge" in meta and not value >= meta["ge"]:
         raise ConfigError(field, f"must be >= {meta['ge']}, got {value!r}")
+    if "lt" in meta and not value < meta["lt"]:
+        raise ConfigError(field, f"must be < {meta['lt']}, got {value!r}")
     if "le" in meta and not value <= meta["le"]:
         raise ConfigError(field, f"must be <= {meta['le']}, got {value!r}")
 

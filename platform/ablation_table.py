@@ -13,7 +13,7 @@ metric (a list of length 1 for a one-metric table), so a two-network table such
 as Table 5 keeps its pairs together.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from platform.welch_test import welch_t_test
@@ -47,6 +47,9 @@ class AblationTable:
     baseline_axis: Optional[str] = None   # "row", "column", or None: no baseline among the labels
     alpha: float = SIGNIFICANCE
     source: str = ""
+    not_run: Dict[str, str] = field(default_factory=dict)      # row -> why the platform does not run it
+    row_values: Dict[str, float] = field(default_factory=dict)  # row -> e.g. parameters (M) of our model
+    row_values_label: str = ""
 
     @property
     def network_labels(self) -> List[str]:
@@ -133,6 +136,8 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
     metrics = list(network_metrics or [metric])
     row_key, column_key = table_spec.rows, table_spec.columns
     has_columns = column_key is not None
+    # a paper-layout table keeps every row and column the paper prints, run or not
+    include_missing = include_missing or bool(getattr(table_spec, "paper_layout", False))
 
     grouped: Dict[Tuple[str, str], List[Dict[Any, List[float]]]] = {}
     seen_rows: List[str] = []
@@ -184,8 +189,24 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             cell.p_value = None if math.isnan(p) else p
             cell.significant = cell.p_value is not None and cell.p_value < alpha
 
+    not_run = {label(r): str(why) for r, why in (getattr(table_spec, "not_run", None) or {}).items()}
+    for row in not_run:
+        if row not in row_labels:
+            row_labels.append(row)
+            for column in column_labels:
+                cells[(row, column)] = [_stats({}, _paper_value(labelled_values, row, column, i, has_columns))
+                                        for i in range(len(metrics))]
+    row_values: Dict[str, float] = {}
+    value_metric = getattr(table_spec, "row_value", None)
+    if value_metric:
+        for record in rows:
+            row_value, value = _param(record, row_key), _number(record.get(value_metric))
+            if row_value is not None and value is not None:
+                row_values.setdefault(label(row_value), value)
+
     if title is None:
         title = paper.get("source") or f"{metric} by {row_key}" + (f" x {column_key}" if has_columns else "")
     return AblationTable(title=title, row_key=row_key, column_key=column_key, row_labels=row_labels,
                          column_labels=column_labels, metrics=metrics, cells=cells, baseline=baseline,
-                         baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""))
+                         baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""), not_run=not_run,
+                         row_values=row_values, row_values_label=value_metric or "")

@@ -45,17 +45,40 @@ def _paper(cell: CellStats, digits: int) -> str:
     return "" if cell.paper is None else f" ({cell.paper:.{digits}f})"
 
 
+NOT_RUN = "not run"
+
+
+def _value_header(table: AblationTable) -> List[str]:
+    return [table.row_values_label] if table.row_values_label else []
+
+
+def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
+    if not table.row_values_label:
+        return []
+    value = table.row_values.get(row)
+    return [DASH if value is None else f"{value:.{digits}f}"]
+
+
+def _cell_text(table: AblationTable, row: str, s: CellStats, digits: int, pm: str) -> str:
+    ours = NOT_RUN if row in table.not_run and s.n == 0 else _ours(s, digits, pm)
+    return ours + _paper(s, digits) + ("*" if s.significant else "")
+
+
 def to_markdown(table: AblationTable, digits: int = 2) -> str:
     columns = _columns(table)
+    header = [table.row_key] + _value_header(table) + [h for _, _, h in columns]
     lines = [f"**{table.title}**", "",
-             "| " + " | ".join([table.row_key] + [h for _, _, h in columns]) + " |",
-             "|" + "---|" * (len(columns) + 1)]
+             "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
     for row in table.row_labels:
-        cells = [_ours(s, digits, " ± ") + _paper(s, digits) + ("*" if s.significant else "")
-                 for s in (table.cells[(row, c)][i] for c, i, _ in columns)]
-        lines.append("| " + " | ".join([row] + cells) + " |")
+        cells = [_cell_text(table, row, s, digits, " ± ") for s in (table.cells[(row, c)][i] for c, i, _ in columns)]
+        lines.append("| " + " | ".join([row] + _row_value(table, row, digits) + cells) + " |")
     lines += ["", f"Ours: mean ± std over {_seeds_text(table)} ({', '.join(table.metrics)}); "
                   "the paper's value in parentheses."]
+    if table.row_values_label:
+        lines.append(f"{table.row_values_label}: computed from our models as run (a smoke preset runs smaller ones).")
+    for row, why in table.not_run.items():
+        lines.append(f"{row}: {NOT_RUN}: {why}")
     if _tested(table):
         # escaped so Markdown does not turn the footnote into a bullet
         lines.append(f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, {_seeds_text(table)}.")
@@ -70,12 +93,14 @@ def to_csv(table: AblationTable) -> str:
     """One line per (row, column, network); empty fields where there is no value."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", "column", "network", "n", "mean", "std", "paper", "p_value", "significant"])
+    writer.writerow(["row", "column", "network", "n", "mean", "std", "paper", "p_value", "significant", "not_run",
+                     table.row_values_label or "row_value"])
     for row in table.row_labels:
         for column, i, _ in _columns(table):
             s = table.cells[(row, column)][i]
             writer.writerow([row, column, table.network_labels[i], s.n, _number(s.mean), _number(s.std),
-                             _number(s.paper), _number(s.p_value), str(s.significant).lower()])
+                             _number(s.paper), _number(s.p_value), str(s.significant).lower(),
+                             table.not_run.get(row, ""), _number(table.row_values.get(row))])
     return out.getvalue()
 
 
@@ -91,14 +116,16 @@ def to_latex(table: AblationTable, digits: int = 2) -> str:
     """A plain ``tabular`` (no booktabs needed). Significance is a text-mode superscript
     asterisk: a math one would follow the cell's closing ``$`` as ``$$``."""
     columns = _columns(table)
-    width = len(columns) + 1
-    lines = [r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\hline",
-             " & ".join([_tex(table.row_key)] + [_tex(h) for _, _, h in columns]) + r" \\", r"\hline"]
+    extra = _value_header(table)
+    width = len(columns) + 1 + len(extra)
+    lines = [r"\begin{tabular}{l" + "c" * (len(columns) + len(extra)) + "}", r"\hline",
+             " & ".join([_tex(table.row_key)] + [_tex(h) for h in extra] + [_tex(h) for _, _, h in columns]) + r" \\",
+             r"\hline"]
     for row in table.row_labels:
-        cells = []
+        cells = [_tex(v) for v in _row_value(table, row, digits)]
         for column, i, _ in columns:
             s = table.cells[(row, column)][i]
-            ours = "--" if s.n == 0 else "$" + _ours(s, digits, r" \pm ") + "$"
+            ours = ("not run" if row in table.not_run else "--") if s.n == 0 else "$" + _ours(s, digits, r" \pm ") + "$"
             cells.append(ours + _paper(s, digits) + (MARK_TEX if s.significant else ""))
         lines.append(" & ".join([_tex(row)] + cells) + r" \\")
     lines.append(r"\hline")

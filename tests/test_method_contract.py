@@ -12,7 +12,6 @@ import torch
 from distill.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from distill.config import config_from_dict
 from distill.methods import METHODS
-from distill.models import build_model
 from distill.trainer import Trainer
 
 TIMING_KEYS = {"epoch_seconds", "images_per_second"}
@@ -24,9 +23,16 @@ ALL_TERMS_ON = {
 
 @pytest.fixture(scope="module")
 def teacher_file(tmp_path_factory):
-    torch.manual_seed(123)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    torch.save(build_model("resnet14", 10, in_channels=1).state_dict(), path)
+    """A briefly trained teacher (a fresh one's BatchNorm statistics give logits in the hundreds)."""
+    folder = tmp_path_factory.mktemp("teacher")
+    trainer = Trainer(config_from_dict({
+        "method": {"name": "independent"}, "networks": [{"name": "teacher", "arch": "resnet14"}],
+        "data": {"name": "digits", "batch_size": 32, "train_limit": 256},
+        "optim": {"lr": 0.05, "schedule": "cosine"}, "train": {"epochs": 2, "threads": 1, "device": "cpu"},
+        "seed": 11}), output_dir=str(folder))
+    trainer.fit()
+    path = folder / "teacher.pt"
+    torch.save(trainer.networks["teacher"].state_dict(), path)
     return str(path)
 
 

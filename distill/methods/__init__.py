@@ -5,5 +5,6 @@ ablation is a weight set to zero (the term is then skipped), not a new branch.""
 from distill.methods.base import DataNeeds, Method, Needs
 from distill.methods.registry import METHODS
 from distill.methods import independent, kd, dml, tadml  # noqa: F401  (registers)
+from distill.methods import at, sp, fitnet, fsp, snn_mimic, anc, tsanc, ksanc, hksanc  # noqa: F401
 
-__all__ = ["METHODS", "Method", "Needs"]
+__all__ = ["METHODS", "DataNeeds", "Method", "Needs"]

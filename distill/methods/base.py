@@ -118,6 +118,10 @@ class Method(nn.Module):
         """Whether the networks must run ``features`` (may depend on the params: a zero weight reads nothing)."""
         return tuple(self.needs.taps) != LOGITS_ONLY
 
+    def teacher_taps(self) -> tuple:
+        """What to read from the teacher this step (may depend on the params or the stage)."""
+        return tuple(self.needs.teacher_taps)
+
     def wants_teacher(self) -> bool:
         return self.teacher is not None and self.needs.teacher
 
@@ -134,7 +138,7 @@ class Method(nn.Module):
     def train_step(self, batch: Batch, engine) -> Dict[str, torch.Tensor]:
         """One optimisation step; returns the logged terms (detached by the trainer)."""
         with engine.autocast():
-            teacher_out = engine.run_teacher(batch.images) if self.wants_teacher() else None
+            teacher_out = engine.run_teacher(batch.images, self.teacher_taps()) if self.wants_teacher() else None
             outputs = engine.run_networks(batch.images, self.wants_features())
             terms = self.losses(batch, outputs, teacher_out)
         engine.optimize_networks(terms)
