@@ -22,18 +22,8 @@ ALL_TERMS_ON = {
 
 
 @pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    """A briefly trained teacher (a fresh one's BatchNorm statistics give logits in the hundreds)."""
-    folder = tmp_path_factory.mktemp("teacher")
-    trainer = Trainer(config_from_dict({
-        "method": {"name": "independent"}, "networks": [{"name": "teacher", "arch": "resnet14"}],
-        "data": {"name": "digits", "batch_size": 32, "train_limit": 256},
-        "optim": {"lr": 0.05, "schedule": "cosine"}, "train": {"epochs": 2, "threads": 1, "device": "cpu"},
-        "seed": 11}), output_dir=str(folder))
-    trainer.fit()
-    path = folder / "teacher.pt"
-    torch.save(trainer.networks["teacher"].state_dict(), path)
-    return str(path)
+def teacher_file(digits_teacher):
+    return digits_teacher
 
 
 def raw_config(name, teacher_file, epochs=1, **params):
