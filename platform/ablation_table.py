@@ -50,6 +50,7 @@ class AblationTable:
     not_run: Dict[str, str] = field(default_factory=dict)      # row -> why the platform does not run it
     row_values: Dict[str, float] = field(default_factory=dict)  # row -> e.g. parameters (M) of our model
     row_values_label: str = ""
+    row_values_paper: Dict[str, float] = field(default_factory=dict)   # the paper's own column (``paper.params_m``)
 
     @property
     def network_labels(self) -> List[str]:
@@ -209,4 +210,5 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
     return AblationTable(title=title, row_key=row_key, column_key=column_key, row_labels=row_labels,
                          column_labels=column_labels, metrics=metrics, cells=cells, baseline=baseline,
                          baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""), not_run=not_run,
-                         row_values=row_values, row_values_label=value_metric or "")
+                         row_values=row_values, row_values_label=value_metric or "",
+                         row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()})

@@ -55,8 +55,8 @@ def _value_header(table: AblationTable) -> List[str]:
 def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
     if not table.row_values_label:
         return []
-    value = table.row_values.get(row)
-    return [DASH if value is None else f"{value:.{digits}f}"]
+    value, paper = table.row_values.get(row), table.row_values_paper.get(row)
+    return [(DASH if value is None else f"{value:.{digits}f}") + ("" if paper is None else f" ({paper:.{digits}f})")]
 
 
 def _cell_text(table: AblationTable, row: str, s: CellStats, digits: int, pm: str) -> str:

@@ -251,3 +251,30 @@ def test_two_network_table_from_tadml_pairs(tmp_path):
     assert to_latex(table).count(r"\textsuperscript{*}") == 2
     path = plot_table(table, str(tmp_path / "pairs.png"))
     assert open(path, "rb").read(4) == b"\x89PNG"
+
+
+# --- paper layout: rows not run, columns without trials, a computed parameter column -----------
+
+def test_paper_layout_keeps_unrun_rows_and_columns_and_shows_parameters():
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(rows="algorithm", columns="dataset", baseline="ResNet20", paper_layout=True,
+                           row_value="params.student", not_run={"TTQ": "no teacher; not built yet"})
+    paper = {"source": "Table 7", "params_m": {"ResNet20": 0.27, "TTQ": 0.27},
+             "values": {"ResNet20": {"CIFAR-10": 91.42, "CIFAR-100": 66.63}, "KD": {"CIFAR-10": 91.12},
+                        "TTQ": {"CIFAR-10": 91.13}}}
+    rows = [{"status": "ok", "seed": s, "param.algorithm": a, "param.dataset": "digits",
+             "test_acc.student": v, "params.student": 0.078}
+            for s, (a, v) in enumerate([("ResNet20", 90.0), ("ResNet20", 92.0), ("KD", 93.0), ("KD", 95.0)])]
+    table = build_table(rows, spec, "test_acc.student", paper)
+    assert table.row_labels == ["ResNet20", "KD", "TTQ"]
+    assert table.column_labels == ["CIFAR-10", "CIFAR-100", "digits"]
+    assert table.cell("KD", "digits").mean == 94.0 and table.cell("KD", "CIFAR-10").n == 0
+    assert table.cell("TTQ", "CIFAR-10").paper == 91.13
+    md = to_markdown(table)
+    ttq = next(line for line in md.splitlines() if line.startswith("| TTQ"))
+    assert "not run (91.13)" in ttq and "0.27" in ttq
+    assert "TTQ: not run: no teacher; not built yet" in md
+    resnet20 = next(line for line in md.splitlines() if line.startswith("| ResNet20"))
+    assert "0.08 (0.27)" in resnet20 and "91.00 ± 1.41" in resnet20 and "– (91.42)" in resnet20
+    assert "not run" in to_latex(table) and "no teacher" in to_csv(table)
