@@ -86,8 +86,8 @@ class Trainer:
         self.engine = StepEngine(self.networks, self.teacher, self.optimizers, self.amp_dtype, self.device,
                                  method_cls.needs.teacher_taps, method_cls.needs.teacher_grad)
         self.evaluators = [TopOneAccuracy(list(self.networks))] + list(self.method.evaluators())
-        self.val_set = ImageSet(self.splits.val.images.to(self.device), self.splits.val.labels.to(self.device))
-        self.test_set = ImageSet(self.splits.test.images.to(self.device), self.splits.test.labels.to(self.device))
+        self.val_set = self.splits.val.to(self.device)
+        self.test_set = self.splits.test.to(self.device)
         self.epoch = 0
         self.history: List[dict] = []
 
@@ -149,11 +149,12 @@ class Trainer:
         features = any(e.wants_features for e in self.evaluators)
         for evaluator in self.evaluators:
             evaluator.reset()
-        for images, labels in eval_batches(data, self.config.data.eval_batch_size, self.normalize, self.device):
+        for images, labels, extras in eval_batches(data, self.config.data.eval_batch_size, self.normalize, self.device,
+                                                   with_extras=True):
             with self.engine.autocast():
                 outputs = self.engine.run_networks(images, features)
             for evaluator in self.evaluators:
-                evaluator.update(outputs, labels)
+                evaluator.update(outputs, labels, extras)
         results: Dict[str, float] = {}
         for evaluator in self.evaluators:
             results.update(evaluator.result())

@@ -63,7 +63,10 @@ class TrainBatches:
             yield batch
 
 
-def eval_batches(data: ImageSet, batch_size: int, normalize: Normalizer, device):
-    images, labels = data.images.to(device), data.labels.to(device)
-    for start in range(0, len(labels), batch_size):
-        yield normalize(images[start:start + batch_size]), labels[start:start + batch_size]
+def eval_batches(data: ImageSet, batch_size: int, normalize: Normalizer, device, with_extras: bool = False):
+    """(images, labels) in order, or (images, labels, extras) with the per-image metadata."""
+    data = data.to(device)
+    for start in range(0, len(data), batch_size):
+        part = slice(start, start + batch_size)
+        out = (normalize(data.images[part]), data.labels[part])
+        yield (*out, {k: v[part] for k, v in data.extras.items()}) if with_extras else out

@@ -1,5 +1,5 @@
-from dataclasses import dataclass
-from typing import Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
 
 import torch
 
@@ -24,12 +24,17 @@ class DataInfo:
 class ImageSet:
     images: torch.Tensor   # uint8, (N, C, H, W)
     labels: torch.Tensor   # int64, (N,)
+    # per-image metadata an evaluator may need (e.g. camera ids, query/gallery roles), (N,) each
+    extras: Dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: torch.Tensor) -> "ImageSet":
-        return ImageSet(self.images[index], self.labels[index])
+        return ImageSet(self.images[index], self.labels[index], {k: v[index] for k, v in self.extras.items()})
+
+    def to(self, device) -> "ImageSet":
+        return ImageSet(self.images.to(device), self.labels.to(device), {k: v.to(device) for k, v in self.extras.items()})
 
 
 @dataclass

@@ -25,8 +25,10 @@ class Evaluator:
     def reset(self) -> None:
         raise NotImplementedError
 
-    def update(self, outputs: Dict[str, dict], labels: torch.Tensor) -> None:
-        """``outputs``: network name -> its outputs (``logits``, and the taps when ``wants_features``)."""
+    def update(self, outputs: Dict[str, dict], labels: torch.Tensor, extras: Dict[str, torch.Tensor]) -> None:
+        """``outputs``: network name -> its outputs (``logits``, and the taps when ``wants_features``);
+        ``extras``: the split's per-image metadata for these images (``ImageSet.extras``: cameras,
+        query/gallery roles, ...), so retrieval metrics can be computed over a whole split."""
         raise NotImplementedError
 
     def result(self) -> Dict[str, float]:

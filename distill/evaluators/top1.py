@@ -25,7 +25,7 @@ class TopOneAccuracy(Evaluator):
         self.loss: Dict[str, torch.Tensor] = {}
         self.count = 0
 
-    def update(self, outputs, labels) -> None:
+    def update(self, outputs, labels, extras=None) -> None:
         for name in self.names:
             logits = outputs[name]["logits"].float()
             loss = F.cross_entropy(logits, labels, reduction="sum")
