@@ -25,7 +25,31 @@ paper: {...}                # the paper's numbers, printed beside ours by report
 ```
 Keys under ``search.`` (axis labels, auxiliary search parameters such as a
 discriminator's depth) are recorded with the trial but not applied to the engine config.
+
+Inheritance: ``extends: NAME`` (or a list of names) at the top of a sweep file
+starts it from the shared recipes in ``recipes/NAME.yaml``, so the sweep states
+only what differs. A recipe is a partial sweep mapping (any of the keys above),
+is never listed or run as a sweep, and may itself ``extends:`` other recipes.
+Merge rules, applied recipe by recipe in the order listed, then the file itself:
+
+- mappings merge recursively and the child wins per key (``base.method``,
+  ``space``, ``paper``, ``table``...); keys the parent has keep their place,
+  new keys follow;
+- lists and scalars replace (``base.networks``, ``points``, ``metric``,
+  ``optim.milestones``);
+- ``presets`` merge per preset name; a preset's ``set:`` merges per dotted key,
+  and so do the rows of ``variants`` (sweep or preset): the child's value for a
+  dotted key replaces the parent's whole value, even a mapping (it is one
+  override, as ``--set`` is);
+- a key set to null in the child stays null (an explicit override, e.g.
+  ``base.teacher: null`` or ``set: {data.root: null}``);
+- an unknown recipe, or a recipe that extends itself through others (a cycle),
+  is a ConfigError naming ``extends``.
+
+The merged mapping, without ``extends``, is validated as a ``SweepSpec``; the
+sweep's name is its file name.
 """
+import copy
 import glob
 import os
 from dataclasses import dataclass, field as dc_field
@@ -37,6 +61,8 @@ from distill.errors import ConfigError, unknown_name
 from distill.typed_dict import field, from_dict
 
 SWEEP_DIR = os.path.dirname(os.path.abspath(__file__))
+RECIPE_DIR = os.path.join(SWEEP_DIR, "recipes")   # shared partial sweeps for ``extends:``; not sweeps
+EXTENDS = "extends"
 PARAM_TYPES = ("float", "int", "categorical")
 
 
@@ -85,6 +111,8 @@ class PresetSpec:
     points: Optional[List[Dict[str, Any]]] = None
     teacher_epochs: Optional[int] = field(None, ge=1)  # train the teacher first when it has no checkpoint
     variants: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None   # replaces the named axes it lists
+    # merged INTO existing rows of an axis (e.g. a smoke preset shrinking only the online rows' peer)
+    variant_overrides: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
 
 
 @dataclass
@@ -94,6 +122,9 @@ class TableSpec:
     rows: str
     columns: Optional[str] = None
     baseline: Optional[str] = None
+    paper_layout: bool = False            # keep every row and column the paper prints, run or not
+    row_value: Optional[str] = None       # a metric shown once per row (e.g. params.student: parameters, M)
+    not_run: Dict[str, str] = dc_field(default_factory=dict)   # paper rows the platform does not run -> why
 
 
 @dataclass
@@ -160,7 +191,17 @@ class SweepSpec:
 
     def variants_for(self, preset: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
         chosen = self.preset(preset).variants or {}
-        return {axis: chosen.get(axis, rows) for axis, rows in self.variants.items()}
+        axes = {axis: dict(chosen.get(axis, rows)) for axis, rows in self.variants.items()}
+        for axis, rows in (self.preset(preset).variant_overrides or {}).items():
+            if axis not in axes:
+                raise ConfigError(f"presets.{preset}.variant_overrides.{axis}",
+                                  f"unknown axis; allowed: {', '.join(axes) or 'none'}")
+            for row, overrides in rows.items():
+                if row not in axes[axis]:
+                    raise ConfigError(f"presets.{preset}.variant_overrides.{axis}.{row}",
+                                      f"unknown row; allowed: {', '.join(map(str, axes[axis]))}")
+                axes[axis][row] = {**(axes[axis][row] or {}), **(overrides or {})}
+        return axes
 
     def preset(self, name: str) -> PresetSpec:
         if name not in self.presets:
@@ -184,26 +225,88 @@ def sweep_path(name: str) -> str:
     return os.path.join(SWEEP_DIR, f"{name}.yaml")
 
 
+def _yaml_names(folder: str) -> List[str]:
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, "*.yaml")))
+
+
+def sweep_names() -> List[str]:
+    """The shipped sweeps: ``NAME.yaml`` beside this file (recipes live in ``recipes/``)."""
+    return _yaml_names(SWEEP_DIR)
+
+
+def recipe_names() -> List[str]:
+    return _yaml_names(RECIPE_DIR)
+
+
 def list_sweeps() -> Dict[str, str]:
     """name -> description, for ``--list``."""
-    out = {}
-    for path in sorted(glob.glob(os.path.join(SWEEP_DIR, "*.yaml"))):
-        name = os.path.splitext(os.path.basename(path))[0]
-        out[name] = load_sweep(name).description
-    return out
+    return {name: load_sweep(name).description for name in sweep_names()}
 
 
-def load_sweep(name: str) -> SweepSpec:
-    path = name if name.endswith((".yaml", ".yml")) else sweep_path(name)
-    if not os.path.isfile(path):
-        known = [os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(SWEEP_DIR, "*.yaml"))]
-        raise unknown_name("sweep", name, known)
+def _read_mapping(path: str, field: str) -> Dict[str, Any]:
     try:
         with open(path) as fh:
             raw = yaml.safe_load(fh)
     except yaml.YAMLError:
-        raise ConfigError("sweep", f"{path} is not valid YAML") from None
+        raise ConfigError(field, f"{path} is not valid YAML") from None
     if not isinstance(raw, dict):
-        raise ConfigError("sweep", f"{path} must hold a mapping")
-    raw.setdefault("name", os.path.splitext(os.path.basename(path))[0])
-    return from_dict(SweepSpec, raw)
+        raise ConfigError(field, f"{path} must hold a mapping")
+    return raw
+
+
+# dotted-override mappings: merged per dotted key, the child's value replacing the parent's whole value
+_PER_DOTTED_KEY = (("presets", "*", "set"), ("variants", "*", "*"), ("presets", "*", "variants", "*", "*"))
+
+
+def _per_dotted_key(path) -> bool:
+    return any(len(path) == len(pattern) and all(p in ("*", k) for p, k in zip(pattern, path))
+               for pattern in _PER_DOTTED_KEY)
+
+
+def merge_sweep(parent: Dict[str, Any], child: Dict[str, Any], path=()) -> Dict[str, Any]:
+    """``child`` over ``parent`` by the rules in the module docstring; neither is modified."""
+    out = copy.deepcopy(parent)
+    flat = _per_dotted_key(path)
+    for key, value in child.items():
+        if not flat and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_sweep(out[key], value, path + (key,))
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_extends(raw: Dict[str, Any], chain=()) -> Dict[str, Any]:
+    """``raw`` merged over the recipes it extends (recursively), without ``extends``."""
+    raw = dict(raw)
+    names = raw.pop(EXTENDS, None)
+    if names is None:
+        return raw
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(EXTENDS, f"must be a recipe name or a list of recipe names, got {names!r}")
+    merged: Dict[str, Any] = {}
+    for name in names:
+        merged = merge_sweep(merged, load_recipe(name, chain))
+    return merge_sweep(merged, raw)
+
+
+def load_recipe(name: str, chain=()) -> Dict[str, Any]:
+    """A recipe's mapping with its own ``extends`` resolved; ``chain``: the recipes being loaded."""
+    if name in chain:
+        raise ConfigError(EXTENDS, f"cycle: {' -> '.join(list(chain) + [name])}")
+    known = recipe_names()
+    if name not in known:
+        raise unknown_name(EXTENDS, name, known)
+    raw = _read_mapping(os.path.join(RECIPE_DIR, f"{name}.yaml"), EXTENDS)
+    return resolve_extends(raw, tuple(chain) + (name,))
+
+
+def load_sweep(name: str) -> SweepSpec:
+    path = name if name.endswith((".yaml", ".yml")) else sweep_path(name)
+    if not os.path.isfile(path) or (path != name and name not in sweep_names()):
+        raise unknown_name("sweep", name, sweep_names())
+    raw = _read_mapping(path, "sweep")
+    merged = resolve_extends(raw)
+    merged["name"] = raw.get("name", os.path.splitext(os.path.basename(path))[0])
+    return from_dict(SweepSpec, merged)
