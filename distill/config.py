@@ -44,6 +44,22 @@ class OptimConfig:
 
 
 @dataclass
+class TeacherConfig:
+    """A frozen teacher: weights from ``checkpoint``, or, without one, trained for
+    ``epochs`` on the run's own data and optim recipe (method ``independent``, ``seed``)
+    into the teacher ``store``, keyed by what determines it (``distill/teachers.py``)."""
+    arch: str
+    name: str = "teacher"
+    checkpoint: Optional[str] = None
+    epochs: Optional[int] = field(None, ge=1)
+    seed: int = 0
+    store: Optional[str] = None
+    # the teacher's own optimiser recipe; None: the run's. The sweep driver pins it to the
+    # sweep's recipe, so a search over optim.lr does not ask for one teacher per trial.
+    optim: Optional[OptimConfig] = None
+
+
+@dataclass
 class TrainConfig:
     epochs: int = field(200, ge=1)
     device: str = field("auto", choices=("auto", "cpu", "cuda"))
@@ -63,7 +79,7 @@ class MethodConfig:
 @dataclass
 class _ExperimentFields:
     """Everything but the method and the networks, which need custom parsing."""
-    teacher: Optional[NetworkConfig] = None
+    teacher: Optional[TeacherConfig] = None
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from distill.atomic_write import atomic_write, write_yaml
-from distill.checkpoint import load_checkpoint, save_checkpoint
+from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint, save_checkpoint
 from distill.config import ExperimentConfig, config_to_dict
 from distill.data import ImageSet, load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
@@ -196,7 +196,7 @@ class Trainer:
         }
 
     def resume(self, checkpoint: str) -> None:
-        state = load_checkpoint(checkpoint)
+        state = read_checkpoint(checkpoint if not os.path.isdir(checkpoint) else os.path.join(checkpoint, CHECKPOINT_FILE), "resume checkpoint")
         for name, net in self.networks.items():
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():

@@ -66,10 +66,8 @@ def check_weights_fit(state: dict, arch: str, num_classes: int, in_channels: int
 
 def teacher_checkpoint(config) -> Optional[str]:
     """Where the teacher's weights are: its checkpoint, or its entry in the teacher store."""
-    try:
-        from distill.teachers import resolve_teacher_checkpoint
-    except ImportError:  # TEMPORARY until the teacher store lands
-        return config.teacher.checkpoint
+    from distill.teachers import resolve_teacher_checkpoint
+
     return resolve_teacher_checkpoint(config)
 
 

@@ -6,7 +6,7 @@
         optuna.journal    the Optuna study (JournalStorage)
         trials.parquet    one row per finished trial
         best_config.yaml  the best trial's fully resolved config
-        teacher/          a teacher trained for this experiment, if the preset asks for one
+        (teachers live in the shared store <storage>/teachers/, see platform/teacher_store.py)
 """
 import glob
 import os

@@ -9,6 +9,7 @@ from typing import List, Optional
 from distill.config import apply_overrides, config_from_dict, parse_override
 from distill.data import check_data
 from distill.errors import ConfigError
+from platform.teacher_store import default_store, with_store
 from platform.trial_resources import check_request
 
 
@@ -28,6 +29,8 @@ def add_common_args(parser) -> None:
                                                   "default: a journal file in the experiment folder")
     parser.add_argument("--max-failures", type=int, default=0, help="retries of a failing trial from its checkpoint")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    parser.add_argument("--teacher-store", help="folder of trained teachers, shared across sweeps "
+                                                "(default: STORAGE/teachers)")
 
 
 def absolute_paths(base: dict) -> dict:
@@ -60,19 +63,28 @@ def trial_variants(spec, preset: str, fixed, seeds: Optional[List[int]]):
     return [{**trial.params, **derived}] + list(spec.points_for(preset, fixed))
 
 
-def check_trial_configs(base: dict, variants) -> None:
-    """Resolve every trial config before any Ray work, so a typo in the sweep or in
-    --set fails here with one line instead of in every trial."""
+def resolved_variants(base: dict, variants) -> List[dict]:
     from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
 
-    probe = copy.deepcopy(base)
-    if probe.get("teacher") and not probe["teacher"].get("checkpoint"):
-        probe["teacher"]["checkpoint"] = "trained-before-the-sweep"
-    resolved = None
-    for variant in variants:
-        resolved = resolve_trial_config({BASE_KEY: probe, VARIANT_KEY: variant})
-    if resolved is not None:
-        check_data(config_from_dict(resolved).data)
+    return [resolve_trial_config({BASE_KEY: base, VARIANT_KEY: variant}) for variant in variants]
+
+
+def check_trial_configs(base: dict, variants) -> List[dict]:
+    """Every trial config through the engine's one validation path before any Ray work, so
+    a typo in the sweep or in --set, a missing data folder, a file that is not a checkpoint
+    or a method that does not fit its networks fails here with one line, not in every trial.
+    A teacher the store will train first is accepted (``pending_teacher_ok``)."""
+    from distill.validation import validate_run
+
+    resolved = resolved_variants(base, variants)
+    seen = set()
+    for config in resolved:
+        # variants often differ only in searched values: validate each distinct config once
+        fingerprint = repr(sorted((k, repr(v)) for k, v in config.items() if k != "seed"))
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            validate_run(config_from_dict(config), check_files=True, pending_teacher_ok=True)
+    return resolved
 
 
 def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
@@ -90,6 +102,7 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
         return spec, experiment_dir, read_meta(experiment_dir)
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
+    base = with_store(base, args.teacher_store or default_store(args.storage), preset.teacher_epochs)
     check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
     cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
@@ -106,20 +119,19 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
 
 def launch(args, spec, experiment_dir: str, meta: dict):
     """Run (or resume) the Tune experiment; returns the trials.parquet rows."""
-    from platform.experiment_dir import write_meta
     from platform.ray_session import cluster_gpus, connect
     from platform.sweep_summary import rows_from_results
-    from platform.teacher_prep import ensure_teacher
+    from platform.teacher_store import ensure_teachers
     from platform.trial_resources import resolve_request
     from platform.tuner_factory import build_tuner, can_restore, restore_tuner
 
     print(f"experiment: {experiment_dir}", flush=True)
-    if not args.resume:
-        meta["base"] = ensure_teacher(meta["base"], spec.preset(meta["preset"]).teacher_epochs, experiment_dir)
-        write_meta(experiment_dir, meta)
     connect(args.address, args.num_cpus)
     cpus, gpus = resolve_request(args.cpus_per_trial, args.gpus_per_trial, spec, meta["base"], cluster_gpus())
     print(f"resources per trial: {cpus:g} CPU, {gpus:g} GPU", flush=True)
+    # teachers first (trained as Ray tasks, or reused from the store), also on --resume
+    variants = trial_variants(spec, meta["preset"], meta["fixed"], meta.get("seeds"))
+    ensure_teachers(resolved_variants(meta["base"], variants), cpus, gpus)
     if args.resume and can_restore(experiment_dir):
         tuner = restore_tuner(experiment_dir, cpus, gpus)
     else:

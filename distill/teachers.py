@@ -1,0 +1,91 @@
+"""Teachers in a store: a teacher without a checkpoint is trained once, on the
+run's own data and optim recipe, into ``<store>/<key>/``, where ``key`` hashes
+exactly what determines its weights. Every trial (and every later sweep under
+the same store) that needs the same teacher finds it by the same key.
+
+A store entry is finished when its ``teacher.yaml`` exists; it is written last,
+so a half-trained teacher (a killed driver) is resumed, never taken as done."""
+import copy
+import hashlib
+import json
+import os
+from typing import Optional
+
+from distill.checkpoint import CHECKPOINT_FILE
+from distill.errors import ConfigError
+
+FINISHED_FILE = "teacher.yaml"
+DATA_FIELDS = ("name", "root", "val_fraction", "split_seed", "train_limit", "batch_size", "augment", "classes_per_batch")
+TRAIN_FIELDS = ("deterministic", "amp", "channels_last")
+
+
+def _as_dict(config) -> dict:
+    if isinstance(config, dict):
+        return config
+    from distill.config import config_to_dict
+
+    return config_to_dict(config)
+
+
+def teacher_key(config) -> str:
+    """A short stable hash of what determines the teacher's weights: its arch, seed and
+    epochs, the data split and batches, the optim recipe and numerics; not the student,
+    the method, the run's own seed or where it writes."""
+    raw = _as_dict(config)
+    teacher, data, train = raw["teacher"], raw.get("data", {}), raw.get("train", {})
+    what = {"arch": teacher["arch"], "seed": teacher.get("seed", 0), "epochs": teacher.get("epochs"),
+            "data": {k: data.get(k) for k in DATA_FIELDS}, "optim": teacher.get("optim") or raw.get("optim", {}),
+            "train": {k: train.get(k) for k in TRAIN_FIELDS}}
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{teacher['arch']}-{data.get('name')}-{digest}"
+
+
+def teacher_dir(config) -> str:
+    raw = _as_dict(config)
+    return os.path.join(raw["teacher"]["store"], teacher_key(raw))
+
+
+def teacher_needs_training(config) -> bool:
+    raw = _as_dict(config)
+    teacher = raw.get("teacher")
+    return bool(teacher) and not teacher.get("checkpoint") and bool(teacher.get("epochs"))
+
+
+def teacher_training_config(config) -> dict:
+    """The engine config that trains the teacher alone (method independent)."""
+    raw = copy.deepcopy(_as_dict(config))
+    teacher = raw.pop("teacher")
+    raw["method"] = {"name": "independent"}
+    raw["networks"] = [{"name": teacher.get("name", "teacher"), "arch": teacher["arch"]}]
+    if teacher.get("optim"):
+        raw["optim"] = teacher["optim"]
+    raw["seed"] = teacher.get("seed", 0)
+    raw.setdefault("train", {})["epochs"] = teacher["epochs"]
+    raw["train"]["eval_test"] = True
+    if teacher.get("store"):
+        raw["output_dir"] = teacher_dir(config)
+    return raw
+
+
+def is_finished(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, FINISHED_FILE))
+
+
+def resolve_teacher_checkpoint(config) -> Optional[str]:
+    """The teacher's weights: ``teacher.checkpoint``, or its finished store entry."""
+    raw = _as_dict(config)
+    teacher = raw.get("teacher")
+    if not teacher:
+        return None
+    if teacher.get("checkpoint"):
+        return teacher["checkpoint"]
+    if not teacher.get("epochs"):
+        return None
+    if not teacher.get("store"):
+        raise ConfigError("teacher.store", "a teacher trained by epochs needs a store folder (the sweep driver sets "
+                                           "<storage>/teachers; with distill.train pass --set teacher.store=DIR)")
+    folder = teacher_dir(raw)
+    if not is_finished(folder):
+        raise ConfigError("teacher.checkpoint", f"teacher {teacher['arch']} ({teacher_key(raw)}) is not trained yet "
+                                                f"in {teacher['store']}; the sweep driver trains it before the trials")
+    return os.path.join(folder, "checkpoint", CHECKPOINT_FILE)

@@ -1,0 +1,33 @@
+"""Training one teacher into the teacher store, run as a Ray task with a trial's
+resources (so on a cluster it runs on a GPU worker, not on the driver's head).
+It resumes from its own checkpoint, and writes ``teacher.yaml`` last: a killed
+driver's half-trained teacher is continued, never taken as finished."""
+import os
+
+from distill.atomic_write import write_yaml
+from distill.checkpoint import CHECKPOINT_FILE
+from distill.teachers import FINISHED_FILE, teacher_dir, teacher_key, teacher_training_config
+
+
+def train_teacher(config: dict, threads: int = 1) -> dict:
+    """``config``: a resolved run config whose teacher has ``epochs`` and ``store``.
+    Returns the store entry's description (also written as ``teacher.yaml``)."""
+    from distill.config import config_from_dict
+    from distill.trainer import Trainer
+
+    folder = teacher_dir(config)
+    raw = teacher_training_config(config)
+    raw.setdefault("train", {})["threads"] = threads
+    trainer = Trainer(config_from_dict(raw), output_dir=folder)
+    checkpoint = os.path.join(folder, "checkpoint", CHECKPOINT_FILE)
+    if os.path.exists(checkpoint):
+        trainer.resume(checkpoint)
+    history = trainer.fit()
+    name = raw["networks"][0]["name"]
+    last = history[-1] if history else {}
+    entry = {"key": teacher_key(config), "arch": config["teacher"]["arch"], "data": config["data"]["name"],
+             "epochs": config["teacher"]["epochs"], "seed": config["teacher"].get("seed", 0),
+             "val_acc": last.get(f"val_acc.{name}"), "test_acc": last.get(f"test_acc.{name}"),
+             "checkpoint": checkpoint}
+    write_yaml(os.path.join(folder, FINISHED_FILE), entry)
+    return entry
