@@ -127,3 +127,46 @@ def test_unknown_arch_raises_config_error_listing_known_names():
 def test_unknown_arch_default_field_names_arch():
     with pytest.raises(ConfigError, match=r"^arch: .*allowed: .*resnet20"):
         build_model("vgg16", 10)
+
+
+# -- the feature contract (distill/models/features.py), on every registered model ---------------
+@pytest.mark.parametrize("arch, count", [("resnet164", 1_703_258), ("resnet18", 11_173_962), ("resnet34", 21_282_122)])
+def test_new_models_exact_parameter_counts(arch, count):
+    # ResNet-164: 1.7M (He et al. 2016, identity mappings); ResNet-18/34 CIFAR form: 11.17M / 21.28M
+    with torch.device("meta"):
+        assert count_parameters(build_model(arch, 10)) == count
+
+
+CONTRACT_ARCHS = ["resnet8", "resnet20", "wrn_16_2", "resnet164", "resnet18"]
+
+
+@pytest.mark.parametrize("arch", CONTRACT_ARCHS)
+@pytest.mark.parametrize("size", [32, 64])
+def test_feature_contract(arch, size):
+    torch.manual_seed(0)
+    model = build_model(arch, 7).eval()
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        out = model.features(x)
+        plain = model(x)
+    assert set(out) == {"logits", "embedding", "stem", "stages_pre", "stages", "conv4"}
+    assert torch.equal(plain, out["logits"]) and out["logits"].shape == (2, 7)
+    assert out["stem"].shape[1] == model.stem_channels
+    assert len(out["stages"]) == len(out["stages_pre"]) == len(model.stage_channels)
+    side = out["stem"].shape[-1]
+    for i, (pre, post, channels) in enumerate(zip(out["stages_pre"], out["stages"], model.stage_channels)):
+        assert pre.shape == post.shape and pre.shape[1] == channels
+        assert pre.shape[-1] == (side if i == 0 else side // 2 ** i)
+        assert torch.equal(post, torch.relu(pre))
+    assert out["conv4"] is out["stages"][-1]
+    assert out["embedding"].shape == (2, model.embedding_dim)
+    assert torch.allclose(model.fc(out["embedding"]), out["logits"], atol=1e-5)
+
+
+def test_post_activation_stages_are_what_the_next_stage_reads():
+    """For post-activation ResNets the stage tap is the stage's real output."""
+    model = build_model("resnet8", 10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        out = model.features(x)
+        assert torch.allclose(model.stages[1](out["stages"][0]), out["stages"][1], atol=1e-6)

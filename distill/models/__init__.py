@@ -2,6 +2,6 @@
 ``features.py``: ``logits``, ``embedding``, ``stem``, ``stages_pre``,
 ``stages`` (post-activation), ``conv4``; and ``stage_channels``."""
 from distill.models.registry import MODELS, build_model, count_parameters
-from distill.models import resnet_cifar, wide_resnet  # noqa: F401  (registers)
+from distill.models import resnet_cifar, wide_resnet, resnet_preact_cifar, resnet_wide_stem  # noqa: F401  (registers)
 
 __all__ = ["MODELS", "build_model", "count_parameters"]
