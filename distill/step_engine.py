@@ -4,26 +4,47 @@ the method trains something through it), and stepping the networks' optimizers.
 The default step (``Method.train_step``) and a method's own step (data-free
 learning) use the same tools, so precision and teacher handling stay in one place."""
 import contextlib
-from typing import Dict, Iterable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Dict, Iterable, Optional
 
 import torch
 from torch import nn
 
 
+class ClonedOnRead(Sequence):
+    """A list of inference-mode maps that hands out a normal-tensor copy of an item
+    when it is read (once): a method reading one of four stages copies one."""
+
+    def __init__(self, items):
+        self._items = list(items)
+        self._copies = {}
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = index % len(self._items)
+        if index not in self._copies:
+            self._copies[index] = self._items[index].clone()
+        return self._copies[index]
+
+
 def _usable_outside_inference(value):
     """Inference-mode tensors cannot be saved for backward (``mse_loss(student, t)``
-    would raise), so the taps a method reads are cloned into normal tensors."""
+    would raise), so the taps a method reads become normal tensors (copied when read)."""
     if isinstance(value, torch.Tensor):
         return value.clone()
     if isinstance(value, (list, tuple)):
-        return [v.clone() for v in value]
+        return ClonedOnRead(value)
     return value
 
 
 class StepEngine:
     def __init__(self, networks: Dict[str, nn.Module], teacher: Optional[nn.Module],
                  optimizers: Dict[str, torch.optim.Optimizer], amp_dtype, device: torch.device,
-                 teacher_taps: Sequence[str] = ("logits",), teacher_grad: bool = False):
+                 teacher_taps=("logits",), teacher_grad: bool = False):
         self.networks = networks
         self.teacher = teacher
         self.optimizers = optimizers
@@ -46,7 +67,7 @@ class StepEngine:
         names = self.networks if names is None else names
         return {name: self.forward(self.networks[name], images, features) for name in names}
 
-    def run_teacher(self, images: torch.Tensor, taps: Optional[Sequence[str]] = None) -> dict:
+    def run_teacher(self, images: torch.Tensor, taps: Optional[Iterable[str]] = None) -> dict:
         """The teacher's ``taps`` (default: the method's declared ``teacher_taps``)."""
         taps = self.teacher_taps if taps is None else tuple(taps)
         features = taps != ("logits",)
