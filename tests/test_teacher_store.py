@@ -1,0 +1,105 @@
+"""The teacher store: a teacher is keyed by what determines its weights, trained
+once as a Ray task, reused by later sweeps under the same storage; files that
+are not checkpoints give one line naming the field."""
+import glob
+import os
+
+import pytest
+import torch
+import yaml
+
+from distill.config import config_from_dict, config_to_dict
+from distill.errors import ConfigError
+from distill.models import build_model
+from distill.teachers import FINISHED_FILE, resolve_teacher_checkpoint, teacher_key
+from distill.validation import validate_run
+from sweep_runner import cli
+
+
+def raw(**changes):
+    base = {"method": {"name": "kd"}, "networks": [{"name": "student", "arch": "resnet8"}],
+            "teacher": {"arch": "resnet14", "epochs": 3, "store": "/tmp/store"},
+            "data": {"name": "digits", "batch_size": 32}, "optim": {"lr": 0.05}, "seed": 0}
+    for key, value in changes.items():
+        node = base
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part] if not part.isdigit() else node[int(part)]
+        node[int(last) if last.isdigit() else last] = value
+    return config_to_dict(config_from_dict(base))
+
+
+def test_key_depends_on_what_determines_the_teacher_only():
+    key = teacher_key(raw())
+    assert key == teacher_key(raw())
+    for same in ({"networks.0.arch": "resnet14"}, {"method": {"name": "at"}}, {"seed": 7}):
+        assert teacher_key(raw(**same)) == key, same
+    for other in ({"teacher.arch": "resnet20"}, {"teacher.epochs": 4}, {"teacher.seed": 1},
+                  {"data.batch_size": 64}, {"optim.lr": 0.1}):
+        assert teacher_key(raw(**other)) != key, other
+
+
+def test_pinned_teacher_recipe_ignores_the_trials_optim():
+    pinned = raw(**{"teacher.optim": {"lr": 0.05}})
+    assert teacher_key(pinned) == teacher_key(raw(**{"teacher.optim": {"lr": 0.05}, "optim.lr": 0.2}))
+
+
+def test_untrained_store_entry_is_one_line(tmp_path):
+    config = raw(**{"teacher.store": str(tmp_path)})
+    with pytest.raises(ConfigError) as err:
+        resolve_teacher_checkpoint(config)
+    assert err.value.field == "teacher.checkpoint" and "not trained yet" in str(err.value)
+    folder = tmp_path / teacher_key(config)
+    (folder / "checkpoint").mkdir(parents=True)      # half-trained: a checkpoint, no teacher.yaml
+    with pytest.raises(ConfigError):
+        resolve_teacher_checkpoint(config)
+    (folder / FINISHED_FILE).write_text("key: x\n")
+    assert resolve_teacher_checkpoint(config).startswith(str(folder))
+
+
+@pytest.mark.parametrize("wrapper", [None, "state_dict", "model"])
+def test_a_plain_state_dict_from_outside_is_accepted(tmp_path, wrapper):
+    state = build_model("resnet14", 10, in_channels=1).state_dict()
+    path = tmp_path / "teacher.pt"
+    torch.save(state if wrapper is None else {wrapper: state}, path)
+    config = raw(**{"teacher.checkpoint": str(path)})
+    validate_run(config_from_dict(config))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
+    path = tmp_path / "teacher.pt"
+    path.write_text("this is a text file\n")
+    with pytest.raises(ConfigError) as err:
+        validate_run(config_from_dict(raw(**{"teacher.checkpoint": str(path)})))
+    assert err.value.field == "teacher.checkpoint" and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_sweep_rejects_a_text_teacher_before_ray(tmp_path):
+    bad = tmp_path / "x.pt"
+    bad.write_text("not a checkpoint")
+    result = cli("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--storage",
+                 str(tmp_path / "exp"), "--set", f"teacher.checkpoint={bad}", timeout=120)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "teacher.checkpoint" in lines[0] and str(bad) in lines[0]
+    assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "exp" / "teachers")
+
+
+@pytest.mark.slow
+def test_second_sweep_reuses_the_teacher(tmp_path):
+    storage = str(tmp_path / "exp")
+    args = ("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--storage", storage,
+            "--set", "train.epochs=1", "--set", "data.train_limit=200")
+    first = cli(*args, "--set", "teacher.epochs=2")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert "as a Ray task" in first.stdout
+    (entry,) = glob.glob(os.path.join(storage, "teachers", "*", FINISHED_FILE))
+    written = os.path.getmtime(entry)
+    with open(entry) as fh:
+        assert yaml.safe_load(fh)["epochs"] == 2
+    second = cli(*args, "--set", "teacher.epochs=2")
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert "reusing teacher resnet14" in second.stdout and "as a Ray task" not in second.stdout
+    assert glob.glob(os.path.join(storage, "teachers", "*", FINISHED_FILE)) == [entry]
+    assert os.path.getmtime(entry) == written
