@@ -56,14 +56,13 @@ def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
     nodes = {r["node_id"] for r in rows}
     assert len(nodes) == 2, rows
     assert {r["cuda_visible_devices"] for r in rows} == {"0", "1"}
-    overlapping = 0
+    # Trials that ran at the same time on one node never shared a GPU. Whether two did overlap
+    # depends on the machine's load (nothing here forces it), so the test does not require it:
+    # it failed CI on a busy machine. Making trials wait for each other is issue "Sweeps that lose nothing".
     for i, a in enumerate(rows):
         for b in rows[i + 1:]:
             if a["node_id"] == b["node_id"] and a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]:
-                overlapping += 1
-                # trials that ran at the same time on one node never shared a GPU
                 assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
-    assert overlapping >= 1, "no two trials ran at the same time on one node"
 
 
 def test_bad_gpu_share_is_a_usage_error(tmp_path):
