@@ -13,7 +13,7 @@ from distill.losses.attention_transfer import attention_loss
 from distill.methods.base import Method, Needs, weighted
 from distill.methods.logit_terms import add_logit_terms
 from distill.methods.registry import METHODS
-from distill.methods.stage_pairs import paired_stages
+from distill.methods.stage_pairs import check_stage_pairs, stage_pairs_by_network
 from distill.typed_dict import field
 
 AT_TAPS = ("logits", "stages_pre")
@@ -35,13 +35,11 @@ class AttentionTransfer(Method):
     @classmethod
     def check_config(cls, config, shapes) -> None:
         super().check_config(config, shapes)
-        for net in shapes.networks.values():
-            paired_stages(len(net.stage_channels), len(shapes.teacher.stage_channels), config.method.params.stages)
+        check_stage_pairs(config, shapes, config.method.params.stages)
 
     def __init__(self, params, ctx):
         super().__init__(params, ctx)
-        self.pairs = {name: paired_stages(len(ctx.stage_channels[name]), len(ctx.stage_channels["teacher"]), params.stages)
-                      for name in self.network_names}
+        self.pairs = stage_pairs_by_network(ctx, params.stages)
 
     def teacher_taps(self) -> tuple:
         return self.needs.teacher_taps if self.wants_features() else ("logits",)

@@ -21,3 +21,15 @@ def paired_stages(student_stages: int, teacher_stages: int, chosen: Optional[Seq
             raise ConfigError(field, f"stage {index} does not exist; allowed: {-n}..{n - 1} ({n} paired stages)")
         out.append(pairs[index])
     return out
+
+
+def check_stage_pairs(config, shapes, chosen) -> None:
+    """``check_config`` of a method pairing stages: every student can pair ``chosen`` with the teacher."""
+    for net in shapes.networks.values():
+        paired_stages(len(net.stage_channels), len(shapes.teacher.stage_channels), chosen)
+
+
+def stage_pairs_by_network(ctx, chosen):
+    """network name -> its (student stage, teacher stage) pairs."""
+    return {name: paired_stages(len(ctx.stage_channels[name]), len(ctx.stage_channels["teacher"]), chosen)
+            for name in ctx.network_names}
