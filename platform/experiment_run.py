@@ -73,7 +73,9 @@ def check_trial_configs(base: dict, variants) -> List[dict]:
     """Every trial config through the engine's one validation path before any Ray work, so
     a typo in the sweep or in --set, a missing data folder, a file that is not a checkpoint
     or a method that does not fit its networks fails here with one line, not in every trial.
-    A teacher the store will train first is accepted (``pending_teacher_ok``)."""
+    A teacher the store will train first is accepted (``pending_teacher_ok``); one with
+    neither a checkpoint nor ``teacher.epochs`` is not."""
+    from distill.teachers import teacher_needs_training
     from distill.validation import validate_run
 
     resolved = resolved_variants(base, variants)
@@ -83,7 +85,8 @@ def check_trial_configs(base: dict, variants) -> List[dict]:
         fingerprint = repr(sorted((k, repr(v)) for k, v in config.items() if k != "seed"))
         if fingerprint not in seen:
             seen.add(fingerprint)
-            validate_run(config_from_dict(config), check_files=True, pending_teacher_ok=True)
+            validate_run(config_from_dict(config), check_files=True,
+                         pending_teacher_ok=teacher_needs_training(config))
     return resolved
 
 

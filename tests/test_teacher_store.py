@@ -2,6 +2,7 @@
 once as a Ray task, reused by later sweeps under the same storage; files that
 are not checkpoints give one line naming the field."""
 import glob
+import json
 import os
 
 import pytest
@@ -11,8 +12,13 @@ import yaml
 from distill.config import config_from_dict, config_to_dict
 from distill.errors import ConfigError
 from distill.models import build_model
-from distill.teachers import FINISHED_FILE, resolve_teacher_checkpoint, teacher_key
+from distill.teachers import (FINISHED_FILE, resolve_teacher_checkpoint, teacher_dir, teacher_key,
+                              teacher_training_config)
+from distill.trainer import Trainer
 from distill.validation import validate_run
+from platform.experiment_run import check_trial_configs
+from platform.teacher_store import needed_teachers, with_store
+from trainables.teacher_task import train_teacher
 from sweep_runner import cli
 
 
@@ -24,7 +30,7 @@ def raw(**changes):
         node = base
         *path, last = key.split(".")
         for part in path:
-            node = node[part] if not part.isdigit() else node[int(part)]
+            node = node.setdefault(part, {}) if not part.isdigit() else node[int(part)]
         node[int(last) if last.isdigit() else last] = value
     return config_to_dict(config_from_dict(base))
 
@@ -32,10 +38,12 @@ def raw(**changes):
 def test_key_depends_on_what_determines_the_teacher_only():
     key = teacher_key(raw())
     assert key == teacher_key(raw())
-    for same in ({"networks.0.arch": "resnet14"}, {"method": {"name": "at"}}, {"seed": 7}):
+    for same in ({"networks.0.arch": "resnet14"}, {"method": {"name": "at"}}, {"seed": 7},
+                 {"output_dir": "/elsewhere"}, {"data.eval_batch_size": 64}):
         assert teacher_key(raw(**same)) == key, same
     for other in ({"teacher.arch": "resnet20"}, {"teacher.epochs": 4}, {"teacher.seed": 1},
-                  {"data.batch_size": 64}, {"optim.lr": 0.1}):
+                  {"data.name": "cifar10"}, {"data.val_fraction": 0.2}, {"data.train_limit": 100},
+                  {"data.batch_size": 64}, {"optim.lr": 0.1}, {"train.amp": "off"}):
         assert teacher_key(raw(**other)) != key, other
 
 
@@ -55,6 +63,55 @@ def test_untrained_store_entry_is_one_line(tmp_path):
         resolve_teacher_checkpoint(config)
     (folder / FINISHED_FILE).write_text("key: x\n")
     assert resolve_teacher_checkpoint(config).startswith(str(folder))
+
+
+def test_distinct_teachers_of_the_variants_once_each():
+    variants = [raw(**{"data.batch_size": b, "networks.0.arch": a}) for b in (32, 64) for a in ("resnet8", "resnet14")]
+    needed = needed_teachers(variants + [raw(**{"teacher.checkpoint": "/x.pt"})])
+    assert sorted(needed) == sorted({teacher_key(v) for v in variants}) and len(needed) == 2
+
+
+def test_preset_teacher_epochs_and_the_store_go_into_the_base():
+    base = with_store({"teacher": {"arch": "resnet14"}, "optim": {"lr": 0.05}}, "rel/teachers", 6)
+    assert base["teacher"]["epochs"] == 6 and base["teacher"]["store"] == os.path.abspath("rel/teachers")
+    given = with_store({"teacher": {"arch": "resnet14", "checkpoint": "/t.pt"}}, "/s", 6)
+    assert given["teacher"].get("epochs") is None                 # a checkpoint wins
+    assert with_store({"teacher": {"arch": "resnet14", "epochs": 2}}, "/s", 6)["teacher"]["epochs"] == 2
+
+
+def test_driver_check_needs_a_checkpoint_or_epochs(tmp_path):
+    base = raw(**{"teacher.store": str(tmp_path)})
+    check_trial_configs(base, [{}])                      # to be trained by the store: accepted
+    base["teacher"]["epochs"] = None
+    with pytest.raises(ConfigError) as err:
+        check_trial_configs(base, [{}])
+    assert err.value.field == "teacher.checkpoint" and "teacher.epochs" in str(err.value)
+
+
+def test_half_trained_teacher_is_resumed_not_reused(tmp_path):
+    config = raw(**{"teacher.store": str(tmp_path), "teacher.epochs": 2, "teacher.arch": "resnet8",
+                    "data.train_limit": 128, "train.threads": 1, "train.device": "cpu"})
+    folder = teacher_dir(config)
+
+    class Killed(Exception):
+        pass
+
+    def kill(metrics, checkpoint_dir):
+        raise Killed
+    trainer = Trainer(config_from_dict(teacher_training_config(config)), output_dir=folder)
+    with pytest.raises(Killed):
+        trainer.fit(kill)                                 # the driver dies after epoch 1
+    first_epoch = trainer.history[0]
+    assert teacher_key(config) in needed_teachers([config]) and not os.path.exists(os.path.join(folder, FINISHED_FILE))
+    with pytest.raises(ConfigError):
+        resolve_teacher_checkpoint(config)                # a half-trained entry is not a teacher
+    entry = train_teacher(config)
+    with open(os.path.join(folder, "metrics.jsonl")) as fh:
+        history = [json.loads(line) for line in fh]
+    assert [m["epoch"] for m in history] == [1, 2] and history[0] == first_epoch   # epoch 1 not redone
+    with open(os.path.join(folder, FINISHED_FILE)) as fh:
+        assert yaml.safe_load(fh) == entry and entry["epochs"] == 2 and entry["val_acc"] is not None
+    validate_run(config_from_dict(config))                # the store's checkpoint fits the teacher
 
 
 @pytest.mark.parametrize("wrapper", [None, "state_dict", "model"])
@@ -83,7 +140,7 @@ def test_sweep_rejects_a_text_teacher_before_ray(tmp_path):
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "teacher.checkpoint" in lines[0] and str(bad) in lines[0]
-    assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "exp" / "teachers")
+    assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "exp")   # nothing written
 
 
 @pytest.mark.slow
@@ -93,7 +150,8 @@ def test_second_sweep_reuses_the_teacher(tmp_path):
             "--set", "train.epochs=1", "--set", "data.train_limit=200")
     first = cli(*args, "--set", "teacher.epochs=2")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    assert "as a Ray task" in first.stdout
+    assert "training teacher resnet14 on digits for 2 epochs as a Ray task -> " in first.stdout
+    assert "reusing teacher" not in first.stdout
     (entry,) = glob.glob(os.path.join(storage, "teachers", "*", FINISHED_FILE))
     written = os.path.getmtime(entry)
     with open(entry) as fh:

@@ -4,10 +4,15 @@ ids; the class index is the line order), ``train/<wnid>/images/*.JPEG`` and
 The official val set is our **test** split; validation is held out of train as
 for every data set. Images (64x64, some greyscale: converted to RGB) are
 decoded once with a thread pool into uint8 tensors and cached beside the data
-(``.distill_cache_u8.npz``; in ``~/.cache/distill`` when the folder is
-read-only), invalidated when the files' count or newest mtime changes."""
+(``.distill_cache_u8.npz``, read with numpy, no pickle; in ``~/.cache/distill``
+when the folder is read-only), keyed by every image's path, size and mtime, so
+adding, removing or touching a file invalidates it. Labels are never cached.
+Augmentation: pad 8 then random 64 px crop, horizontal flips (the common
+Tiny-ImageNet recipe)."""
 import hashlib
 import os
+import tempfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Tuple
 
@@ -68,57 +73,95 @@ def _decode(path: str) -> np.ndarray:
             if image.size != (SIZE, SIZE):
                 image = image.resize((SIZE, SIZE), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
-    except (OSError, UnidentifiedImageError) as err:
+    except (OSError, UnidentifiedImageError, ValueError) as err:
         raise ConfigError("data.root", f"{path} is not a readable image ({type(err).__name__})") from None
 
 
-def _decode_all(items) -> Tuple[np.ndarray, np.ndarray]:
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:   # PIL releases the GIL
-        images = list(pool.map(_decode, [path for path, _ in items]))
-    stacked = np.stack(images) if images else np.zeros((0, 3, SIZE, SIZE), np.uint8)
-    return stacked, np.asarray([label for _, label in items], dtype=np.int64)
+def _decode_all(paths: List[str]) -> np.ndarray:
+    """Decode into one preallocated (N, 3, 64, 64) array; PIL releases the GIL, so threads help."""
+    out = np.empty((len(paths), 3, SIZE, SIZE), np.uint8)
+
+    def fill(i: int) -> None:
+        out[i] = _decode(paths[i])
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        for _ in pool.map(fill, range(len(paths)), chunksize=256):
+            pass
+    return out
 
 
-def _signature(train, test) -> str:
-    paths = [p for p, _ in train + test]
-    newest = max((os.path.getmtime(p) for p in paths), default=0.0)
-    return hashlib.sha256(f"{len(paths)}:{newest}:{paths[:1]}{paths[-1:]}".encode()).hexdigest()[:16]
+def _signature(folder: str, train, test) -> str:
+    """Key of the cache: every image's path (in listing order, which fixes the labels' order), size and
+    mtime. Labels are not cached: they always come from wnids.txt and val_annotations.txt."""
+    digest = hashlib.sha256(f"v2:{len(train)}:{len(test)}".encode())
+    for path, _ in train + test:
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise ConfigError("data.root", f"{path} cannot be read ({type(err).__name__}); "
+                                           "listed by the tiny-imagenet-200 layout") from None
+        digest.update(f"\n{os.path.relpath(path, folder)}\t{st.st_size}\t{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:32]
 
 
 def _cache_paths(folder: str) -> List[str]:
     key = hashlib.sha256(os.path.abspath(folder).encode()).hexdigest()[:12]
-    return [os.path.join(folder, CACHE_NAME),
-            os.path.join(os.path.expanduser("~"), ".cache", "distill", f"tiny_imagenet_{key}.npz")]
+    user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [os.path.join(folder, CACHE_NAME), os.path.join(user, "distill", f"tiny_imagenet_{key}.npz")]
+
+
+def _read_cache(path: str, signature: str, n_train: int, n_test: int):
+    """The cached (train, test) images, or None when absent, stale, or unreadable (e.g. half-written)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            if str(cached["signature"]) != signature:
+                return None
+            train_x, test_x = cached["train_x"], cached["test_x"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if train_x.shape != (n_train, 3, SIZE, SIZE) or test_x.shape != (n_test, 3, SIZE, SIZE):
+        return None
+    return train_x, test_x
+
+
+def _write_cache(path: str, signature: str, train_x: np.ndarray, test_x: np.ndarray) -> bool:
+    """Atomic: a private temporary file renamed into place, so concurrent trials never read half a file."""
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".distill_cache_", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, signature=np.asarray(signature), train_x=train_x, test_x=test_x)
+        os.replace(tmp, path)
+        return True
+    except OSError:   # a read-only data folder (or a full disk): the caller tries the next place
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        return False
 
 
 @DATASETS.register("tiny_imagenet")
 def load_tiny_imagenet(root):
     folder = _folder(root)
     _, train, test = _listing(folder)
-    signature = _signature(train, test)
-    arrays = None
+    signature = _signature(folder, train, test)
+    cached = None
     for path in _cache_paths(folder):
-        if os.path.isfile(path):
-            with np.load(path, allow_pickle=False) as cached:
-                if str(cached["signature"]) == signature:
-                    arrays = {k: cached[k] for k in ("train_x", "train_y", "test_x", "test_y")}
-                    break
-    if arrays is None:
-        train_x, train_y = _decode_all(train)
-        test_x, test_y = _decode_all(test)
-        arrays = {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+        cached = _read_cache(path, signature, len(train), len(test))
+        if cached is not None:
+            break
+    if cached is None:
+        cached = _decode_all([p for p, _ in train]), _decode_all([p for p, _ in test])
         for path in _cache_paths(folder):
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                tmp = path + ".tmp.npz"
-                np.savez(tmp, signature=np.asarray(signature), **arrays)
-                os.replace(tmp, path)
+            if _write_cache(path, signature, *cached):
                 break
-            except OSError:   # a read-only data folder: try the user cache
-                continue
-    meta = {"num_classes": 200, "crop_padding": 8, "flip": True}
-    as_set = lambda x, y: ImageSet(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))  # noqa: E731
-    return as_set(arrays["train_x"], arrays["train_y"]), as_set(arrays["test_x"], arrays["test_y"]), meta
+    train_x, test_x = cached
+    labels = lambda items: torch.tensor([label for _, label in items], dtype=torch.int64)  # noqa: E731
+    meta = {"num_classes": 200, "crop_padding": 8, "flip": True}   # 64 px: pad 8, random 64 crop, flips
+    return (ImageSet(torch.from_numpy(np.ascontiguousarray(train_x)), labels(train)),
+            ImageSet(torch.from_numpy(np.ascontiguousarray(test_x)), labels(test)), meta)
 
 
 DATA_CHECKS.register("tiny_imagenet")(_folder)
