@@ -14,7 +14,7 @@ import torch
 from distill.atomic_write import atomic_write, write_yaml
 from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint, save_checkpoint
 from distill.config import ExperimentConfig, config_to_dict
-from distill.data import ImageSet, load_splits
+from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
 from distill.evaluators import MAX, TopOneAccuracy

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from distill.errors import ConfigError
+from distill.models.features import ModelTail
 from distill.models import MODELS, build_model, count_parameters
 
 
@@ -149,7 +150,7 @@ def test_feature_contract(arch, size):
     with torch.no_grad():
         out = model.features(x)
         plain = model(x)
-    assert set(out) == {"logits", "embedding", "stem", "stages_pre", "stages", "conv4"}
+    assert set(out) == {"logits", "embedding", "stem", "stages_pre", "stages", "conv4", "stage_outputs"}
     assert torch.equal(plain, out["logits"]) and out["logits"].shape == (2, 7)
     assert out["stem"].shape[1] == model.stem_channels
     assert len(out["stages"]) == len(out["stages_pre"]) == len(model.stage_channels)
@@ -161,6 +162,23 @@ def test_feature_contract(arch, size):
     assert out["conv4"] is out["stages"][-1]
     assert out["embedding"].shape == (2, model.embedding_dim)
     assert torch.allclose(model.fc(out["embedding"]), out["logits"], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", CONTRACT_ARCHS)
+def test_stage_outputs_feed_the_next_stage_and_a_tail_replays_the_head(arch):
+    """``stage_outputs[s]`` is what stage s+1 reads, on pre- and post-activation nets alike;
+    a ``ModelTail`` over the model's own modules gives the model's own logits from it."""
+    torch.manual_seed(0)
+    model = build_model(arch, 7).eval()
+    assert model.arch == arch
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        out = model.features(x)
+        outs = out["stage_outputs"]
+        for s in range(len(outs) - 1):
+            assert torch.allclose(model.stages[s + 1](outs[s]), outs[s + 1], atol=1e-5)
+        embedding, logits = ModelTail(model)(outs[-2])
+    assert torch.allclose(logits, out["logits"], atol=1e-5) and torch.allclose(embedding, out["embedding"], atol=1e-5)
 
 
 def test_post_activation_stages_are_what_the_next_stage_reads():

@@ -6,5 +6,6 @@ from distill.methods.base import DataNeeds, Method, Needs
 from distill.methods.registry import METHODS
 from distill.methods import independent, kd, dml, tadml  # noqa: F401  (registers)
 from distill.methods import at, sp, fitnet, fsp, snn_mimic, anc, tsanc, ksanc, hksanc  # noqa: F401
+from distill.methods import byot, scd, sad, cs_kd, ddgsd, one  # noqa: F401  (self-distillation)
 
 __all__ = ["METHODS", "DataNeeds", "Method", "Needs"]

@@ -9,11 +9,9 @@ epochs train the hint term alone (the student up to its guided stage and the
 adapter), then ``ce_weight * CE + kd_weight * T^2 KL`` (KD, T = 4) without the
 hint. ``one_stage``: all terms together from the start. The adapter is trained
 with the student (its optimizer and schedule)."""
-import math
 from dataclasses import dataclass
 from typing import Optional
 
-import torch.nn.functional as F
 
 from distill.errors import ConfigError
 from distill.losses.feature_regression import HintAdapter, hint_loss

@@ -15,24 +15,33 @@ the same thing on every architecture.
   pre-activation nets (WRN, ResNet-164) the ReLU is applied for the tap only.
   This is RepDistiller's default ``is_feat`` tap (FitNet, SP, FSP).
 - ``conv4``: ``stages[-1]`` (TADML's name for the last stage's map).
+- ``stage_outputs``: what each stage hands to the next stage (or to the head):
+  ``stages`` on post-activation nets, ``stages_pre`` on pre-activation ones. A
+  branch that re-runs the last stage (ONE) starts from ``stage_outputs[-2]``.
 
 Model attributes: ``stage_channels`` (channels of each stage, in order),
-``stem_channels`` and ``embedding_dim``; they size adapters and exit heads
-without running the model."""
-from typing import List, Sequence
+``stem_channels``, ``embedding_dim`` and ``arch`` (the registry name, set by
+``build_model``); they size adapters and exit heads without running the model.
+
+Every model is a ``StagedNetwork``: ``stem_forward``, ``stages`` and ``head``
+(``head_modules`` name the modules it uses), so ``ModelTail`` can lift the
+last stage and head out of a freshly built model as a branch of its own."""
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-FEATURE_KEYS = ("logits", "embedding", "stem", "stages_pre", "stages", "conv4")
+FEATURE_KEYS = ("logits", "embedding", "stem", "stages_pre", "stages", "conv4", "stage_outputs")
 
 
 def feature_dict(logits: torch.Tensor, embedding: torch.Tensor, stem: torch.Tensor,
-                 stages_pre: Sequence[torch.Tensor], stages: Sequence[torch.Tensor] = None) -> dict:
+                 stages_pre: Sequence[torch.Tensor], stages: Sequence[torch.Tensor] = None,
+                 stage_outputs: Sequence[torch.Tensor] = None) -> dict:
     stages = [F.relu(s) for s in stages_pre] if stages is None else list(stages)
     return {"logits": logits, "embedding": embedding, "stem": stem, "stages_pre": list(stages_pre),
-            "stages": stages, "conv4": stages[-1]}
+            "stages": stages, "conv4": stages[-1],
+            "stage_outputs": list(stages if stage_outputs is None else stage_outputs)}
 
 
 def run_stage(stage: nn.Sequential, x: torch.Tensor):
@@ -44,3 +53,50 @@ def run_stage(stage: nn.Sequential, x: torch.Tensor):
         x = block(x)
     pre = blocks[-1].residual_sum(x)
     return blocks[-1].activation(pre), pre
+
+
+class StagedNetwork(nn.Module):
+    """stem -> stages -> head, with the feature contract above. Subclasses set
+    ``conv1``..., ``stages`` (a ModuleList), ``post_activation`` (whether a stage's
+    output is already activated), and implement ``stem_forward`` and ``head``."""
+    post_activation: bool = True
+    head_modules: Tuple[str, ...] = ("fc",)
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def head(self, out: torch.Tensor):
+        """The last stage's output -> (embedding, logits)."""
+        embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
+        return embedding, self.fc(embedding)
+
+    def features(self, x):
+        stem = out = self.stem_forward(x)
+        pres, outs = [], []
+        for stage in self.stages:
+            out, pre = run_stage(stage, out)
+            pres.append(pre)
+            outs.append(out)
+        embedding, logits = self.head(out)
+        return feature_dict(logits, embedding, stem, pres, outs if self.post_activation else None, outs)
+
+    def forward(self, x):
+        return self.features(x)["logits"]
+
+
+class ModelTail(nn.Module):
+    """The last stage and the head of ``model`` as a module of its own: a branch that
+    starts from ``stage_outputs[-2]`` (ONE's branches, each from a freshly built model so
+    branches start from independent initialisations)."""
+
+    def __init__(self, model: StagedNetwork):
+        super().__init__()
+        self.stage = model.stages[-1]
+        for name in model.head_modules:
+            setattr(self, name, getattr(model, name))
+        self._head = type(model).head   # the model's own head, run over this module's copies
+
+    def forward(self, x: torch.Tensor):
+        """-> (embedding, logits)."""
+        out, _ = run_stage(self.stage, x)
+        return self._head(self, out)

@@ -2,11 +2,10 @@
 option-A (parameter-free) shortcuts, depth = 6n + 2."""
 import functools
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.features import feature_dict, run_stage
+from distill.models.features import StagedNetwork
 from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
@@ -42,7 +41,7 @@ class BasicBlock(nn.Module):
         return F.relu(self.residual_sum(x))
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(StagedNetwork):
     def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3, widths=(16, 32, 64)):
         super().__init__()
         if (depth - 2) % 6:
@@ -59,18 +58,8 @@ class CifarResNet(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight)
 
-    def features(self, x):
-        stem = out = F.relu(self.bn1(self.conv1(x)))
-        pres, posts = [], []
-        for stage in self.stages:
-            out, pre = run_stage(stage, out)
-            pres.append(pre)
-            posts.append(out)
-        embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
-        return feature_dict(self.fc(embedding), embedding, stem, pres, posts)
-
-    def forward(self, x):
-        return self.features(x)["logits"]
+    def stem_forward(self, x):
+        return F.relu(self.bn1(self.conv1(x)))
 
 
 for _depth in (8, 14, 20, 26, 32, 44, 56, 110):

@@ -5,11 +5,10 @@ channels, [2,2,2,2] or [3,4,6,3] blocks), 1x1 conv + BN projections, global
 pooling, FC. 11,173,962 and 21,282,122 parameters for 10 classes."""
 import functools
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.features import feature_dict, run_stage
+from distill.models.features import StagedNetwork
 from distill.models.registry import MODELS
 
 WIDTHS = (64, 128, 256, 512)
@@ -36,7 +35,7 @@ class BasicBlock(nn.Module):
         return F.relu(self.residual_sum(x))
 
 
-class ResNet(nn.Module):
+class ResNet(StagedNetwork):
     def __init__(self, blocks, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, WIDTHS[0], 3, 1, 1, bias=False)
@@ -54,18 +53,8 @@ class ResNet(nn.Module):
         self.stem_channels = WIDTHS[0]
         self.stage_channels = WIDTHS
 
-    def features(self, x):
-        stem = out = F.relu(self.bn1(self.conv1(x)))
-        pres, posts = [], []
-        for stage in self.stages:
-            out, pre = run_stage(stage, out)
-            pres.append(pre)
-            posts.append(out)
-        embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
-        return feature_dict(self.fc(embedding), embedding, stem, pres, posts)
-
-    def forward(self, x):
-        return self.features(x)["logits"]
+    def stem_forward(self, x):
+        return F.relu(self.bn1(self.conv1(x)))
 
 
 MODELS.register("resnet18")(functools.partial(ResNet, (2, 2, 2, 2)))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.features import feature_dict, run_stage
+from distill.models.features import StagedNetwork
 from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
@@ -31,7 +31,7 @@ class WideBlock(nn.Module):
         return out + (x if self.shortcut is None else self.shortcut(pre))
 
 
-class WideResNet(nn.Module):
+class WideResNet(StagedNetwork):
     def __init__(self, depth: int, widen: int, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         if (depth - 4) % 6:
@@ -49,17 +49,15 @@ class WideResNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def features(self, x):
-        stem = out = self.conv1(x)
-        pres = []
-        for stage in self.stages:
-            out, pre = run_stage(stage, out)
-            pres.append(pre)
-        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
-        return feature_dict(self.fc(embedding), embedding, stem, pres)
+    post_activation = False
+    head_modules = ("bn", "fc")
 
-    def forward(self, x):
-        return self.features(x)["logits"]
+    def stem_forward(self, x):
+        return self.conv1(x)
+
+    def head(self, out):
+        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
+        return embedding, self.fc(embedding)
 
 
 for _depth, _widen in ((10, 4), (16, 2), (16, 4), (16, 8), (22, 4), (28, 10), (40, 2), (40, 4)):
