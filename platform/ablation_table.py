@@ -35,6 +35,16 @@ class CellStats:
 
 
 @dataclass
+class Gain:
+    """One row's mean gain over a group of rows (``table.gains``)."""
+    group: str
+    of: str
+    ours: Optional[float]          # None when no column has both rows run
+    paper: Optional[float]
+    columns: List[str]             # the columns the mean is over
+
+
+@dataclass
 class AblationTable:
     title: str
     row_key: str
@@ -51,6 +61,7 @@ class AblationTable:
     row_values: Dict[str, float] = field(default_factory=dict)  # row -> e.g. parameters (M) of our model
     row_values_label: str = ""
     row_values_paper: Dict[str, float] = field(default_factory=dict)   # the paper's own column (``paper.params_m``)
+    gains: List[Gain] = field(default_factory=list)
 
     @property
     def network_labels(self) -> List[str]:
@@ -205,10 +216,33 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             if row_value is not None and value is not None:
                 row_values.setdefault(label(row_value), value)
 
+    gains = mean_gains(cells, column_labels, getattr(table_spec, "gains", None), paper.get("gains") or {})
     if title is None:
         title = paper.get("source") or f"{metric} by {row_key}" + (f" x {column_key}" if has_columns else "")
     return AblationTable(title=title, row_key=row_key, column_key=column_key, row_labels=row_labels,
                          column_labels=column_labels, metrics=metrics, cells=cells, baseline=baseline,
                          baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""), not_run=not_run,
                          row_values=row_values, row_values_label=value_metric or "",
-                         row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()})
+                         row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()},
+                         gains=gains)
+
+
+def mean_gains(cells, column_labels: List[str], spec, paper_gains: Dict[str, Any]) -> List[Gain]:
+    """Per group: the mean over columns and over the group's rows of (row ``spec.of`` minus
+    that row), over the cells where both have finished trials (first network's metric)."""
+    if spec is None:
+        return []
+    out = []
+    of = label(spec.of)
+    for group, names in spec.over.items():
+        diffs, used = [], []
+        for column in column_labels:
+            mine = cells.get((of, column))
+            for name in names:
+                other = cells.get((label(name), column))
+                if mine and other and mine[0].n and other[0].n:
+                    diffs.append(mine[0].mean - other[0].mean)
+                    used += [column] if column not in used else []
+        out.append(Gain(group=str(group), of=of, ours=math.fsum(diffs) / len(diffs) if diffs else None,
+                        paper=_number(paper_gains.get(group)), columns=used))
+    return out

@@ -82,7 +82,25 @@ def to_markdown(table: AblationTable, digits: int = 2) -> str:
     if _tested(table):
         # escaped so Markdown does not turn the footnote into a bullet
         lines.append(f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, {_seeds_text(table)}.")
+    lines += gains_markdown(table, digits)
     return "\n".join(lines) + "\n"
+
+
+def _signed(value: Optional[float], digits: int) -> str:
+    return DASH if value is None else f"{value:+.{digits}f}"
+
+
+def gains_markdown(table: AblationTable, digits: int = 2) -> List[str]:
+    """The mean gains of one row over groups of rows, ours beside the paper's."""
+    if not table.gains:
+        return []
+    lines = ["", f"| {table.gains[0].of} gain over | ours | paper | columns |", "|---|---|---|---|"]
+    for gain in table.gains:
+        lines.append(f"| {gain.group} | {_signed(gain.ours, digits)} | {_signed(gain.paper, digits)} | "
+                     f"{', '.join(gain.columns) or DASH} |")
+    lines += ["", f"Gain: the mean over columns and over the group's rows of ({table.gains[0].of} minus that row), "
+                  f"{', '.join(table.metrics[:1])}."]
+    return lines
 
 
 def _number(value: Optional[float]) -> str:

@@ -116,6 +116,15 @@ class PresetSpec:
 
 
 @dataclass
+class GainsSpec:
+    """A row's mean gain over groups of other rows (seed 002 reports only these):
+    per group, the mean over columns and over the group's rows of (row ``of`` minus
+    that row); the paper's own gains go in ``paper.gains`` under the group's name."""
+    of: str
+    over: Dict[str, List[str]] = dc_field(default_factory=dict)
+
+
+@dataclass
 class TableSpec:
     """How a report lays the results out: which axis or parameter makes the rows and
     which the columns (optional), and the row the others are tested against."""
@@ -125,6 +134,7 @@ class TableSpec:
     paper_layout: bool = False            # keep every row and column the paper prints, run or not
     row_value: Optional[str] = None       # a metric shown once per row (e.g. params.student: parameters, M)
     not_run: Dict[str, str] = dc_field(default_factory=dict)   # paper rows the platform does not run -> why
+    gains: Optional[GainsSpec] = None     # e.g. SCD's mean gain over (SAD, SP), (BYOT, ONE), ...
 
 
 @dataclass
@@ -188,6 +198,13 @@ class SweepSpec:
         for axis in self.variants:
             if "." in axis:
                 raise ConfigError(f"variants.{axis}", "an axis name is a plain word (it labels rows), not a dotted key")
+        gains = self.table.gains if self.table is not None else None
+        if gains is not None and self.table.rows in self.variants:
+            rows = [str(r) for r in self.variants[self.table.rows]]
+            for where, name in [("table.gains.of", gains.of)] + [
+                    (f"table.gains.over.{group}", n) for group, names in gains.over.items() for n in names]:
+                if str(name) not in rows:
+                    raise ConfigError(where, f"{name!r} is not a row of axis {self.table.rows}; allowed: {', '.join(rows)}")
 
     def variants_for(self, preset: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
         chosen = self.preset(preset).variants or {}

@@ -18,6 +18,8 @@ TIMING_KEYS = {"epoch_seconds", "images_per_second"}
 # params that switch on every term a method has (its defaults may leave some at 0)
 ALL_TERMS_ON = {
     "tadml": {"l1_weight": 0.5, "l2_weight": 0.5},
+    "sad": {"start_fraction": 0.0},   # on from the first epoch
+    "one": {"rampup_epochs": 0},
 }
 
 
