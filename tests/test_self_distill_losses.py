@@ -163,7 +163,7 @@ def test_fixture_covers_every_method_and_removes_zero_weight_terms():
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_method_terms_match_float64_derivation(case):
     terms, _ = run_case(case)
-    assert sorted(terms) == sorted(case["terms"]), "named terms differ from the derivation (a zero weight removes its term)"
+    assert sorted(terms) == sorted(case["terms"]), "named terms differ (a zero weight removes its term)"
     for name, expected in case["terms"].items():
         value = terms[name]
         assert value.dim() == 0, name
