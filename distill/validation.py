@@ -7,7 +7,7 @@ Model shapes come from building each architecture on the ``meta`` device (no
 memory, no initialisation), so checks such as "FSP needs equal channels" or
 "the teacher has another class count" cost milliseconds."""
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -80,12 +80,38 @@ def load_checked_weights(spec: str, network_name: str, arch: str, num_classes: i
     return state
 
 
-def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = False) -> ModelShapes:
+REPORTED_SPLITS = ("val_", "best_val_", "test_")
+
+
+def reported_metrics(config, shapes: ModelShapes) -> List[str]:
+    """Every metric name a run of ``config`` reports each epoch (what a sweep may select on)."""
+    from distill.methods import METHODS
+
+    method_cls = METHODS.get(config.method.name, "method.name")
+    evaluated = [f"{kind}.{name}" for name in shapes.networks for kind in ("acc", "loss")]
+    evaluated += method_cls.metric_names(config.method.params, shapes)
+    out = [split + name for name in evaluated for split in REPORTED_SPLITS]
+    return out + ["val_acc.mean", "val_acc.max", "best_val_acc.max"] + [f"params.{name}" for name in shapes.networks]
+
+
+def check_metrics(config, shapes: ModelShapes, metrics: Sequence[str], field: str = "metric") -> None:
+    """A sweep's metric must be one its trials report: one line listing those of this config."""
+    known = reported_metrics(config, shapes)
+    for metric in metrics:
+        if metric not in known:
+            selectable = [m for m in known if m.startswith("val_")] + [m for m in known if m.startswith("params.")]
+            raise ConfigError(field, f"{metric} is not reported by method {config.method.name} on "
+                                     f"{', '.join(n.arch for n in config.networks)}; allowed: {', '.join(selectable)}")
+
+
+def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = False,
+                 metrics: Sequence[str] = ()) -> ModelShapes:
     """Every check a run's config must pass before training; returns the model shapes.
 
     ``check_files``: also check data files and read the checkpoints it names.
     ``pending_teacher_ok``: the driver validates before the teacher store has trained a
-    teacher that will exist by the time trials start."""
+    teacher that will exist by the time trials start.
+    ``metrics``: the names a sweep selects on; each must be one the run reports."""
     from distill.data import DATA_INFO, DATASETS, check_data
     from distill.data.class_balanced import check_classes_per_batch
     from distill.methods import METHODS
@@ -107,6 +133,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size)
     method_cls = METHODS.get(config.method.name, "method.name")
     method_cls.check_config(config, shapes)
+    check_metrics(config, shapes, metrics)
     if check_files:
         for i, net in enumerate(config.networks):
             if net.checkpoint:

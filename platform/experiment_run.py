@@ -69,12 +69,13 @@ def resolved_variants(base: dict, variants) -> List[dict]:
     return [resolve_trial_config({BASE_KEY: base, VARIANT_KEY: variant}) for variant in variants]
 
 
-def check_trial_configs(base: dict, variants) -> List[dict]:
+def check_trial_configs(base: dict, variants, metrics=()) -> List[dict]:
     """Every trial config through the engine's one validation path before any Ray work, so
     a typo in the sweep or in --set, a missing data folder, a file that is not a checkpoint
     or a method that does not fit its networks fails here with one line, not in every trial.
     A teacher the store will train first is accepted (``pending_teacher_ok``); one with
-    neither a checkpoint nor ``teacher.epochs`` is not."""
+    neither a checkpoint nor ``teacher.epochs`` is not. ``metrics``: the sweep's, which every
+    trial must report (a Baseline row has no exits to select on)."""
     from distill.teachers import teacher_needs_training
     from distill.validation import validate_run
 
@@ -86,7 +87,7 @@ def check_trial_configs(base: dict, variants) -> List[dict]:
         if fingerprint not in seen:
             seen.add(fingerprint)
             validate_run(config_from_dict(config), check_files=True,
-                         pending_teacher_ok=teacher_needs_training(config))
+                         pending_teacher_ok=teacher_needs_training(config), metrics=metrics)
     return resolved
 
 
@@ -110,7 +111,7 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
     fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
-    check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds))
+    check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds), spec.metrics)
     experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
     meta = {"kind": kind, "sweep": spec.name, "preset": args.preset, "trials": trials or preset.trials,
             "seeds": seeds, "metric": spec.primary_metric, "mode": spec.primary_mode,

@@ -85,3 +85,34 @@ def test_self_distill_ablation_checks_every_row_before_ray(tmp_path):
               "--set", "data.classes_per_batch=4", timeout=120)
     assert_usage_error(run, "data.classes_per_batch", "cs_kd")
     assert not storage.exists() or not os.listdir(storage)
+
+
+@pytest.mark.parametrize("method", [{"name": "byot"}, {"name": "scd"}, {"name": "one", "branches": 2},
+                                    {"name": "independent"}])
+def test_reported_metrics_are_what_the_trainer_reports(method, tmp_path):
+    """The names the driver checks a sweep's metric against, known before any model is built,
+    are exactly the names the trainer's evaluators report."""
+    from distill.trainer import Trainer
+    from distill.validation import reported_metrics
+
+    config = config_from_dict({**raw(method), "data": {"name": "digits", "train_limit": 64}})
+    trainer = Trainer(config, output_dir=str(tmp_path))
+    evaluated = {k for k in trainer.metric_directions()}
+    declared = set(reported_metrics(config, validate_run(config, check_files=False)))
+    assert evaluated == {m for m in declared if m.startswith(("val_", "test_", "best_val_"))} - {
+        "val_acc.mean", "val_acc.max", "best_val_acc.max"}
+    if method["name"] == "one":
+        assert "val_acc.net0.branch2" in declared and "val_acc.net0.branch3" not in declared
+
+
+def test_sweep_metric_must_be_reported_by_every_row(tmp_path):
+    sweep = {"description": "exit metric on a row without exits", "extends": ["digits_smoke"], "sampler": "grid",
+             "metric": "val_acc.net0.ensemble", "base": raw({"name": "independent"}),
+             "variants": {"algorithm": {"BYOT": {"method": {"name": "byot"}}, "Baseline": {}}},
+             "presets": {"smoke": {}}}
+    path = tmp_path / "exit_metric.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    storage = tmp_path / "exp"
+    run = cli("platform.sweep", str(path), "--preset", "smoke", "--storage", str(storage), timeout=120)
+    assert_usage_error(run, "metric", "val_acc.net0.ensemble", "independent", "val_acc.net0")
+    assert not storage.exists() or not os.listdir(storage)

@@ -25,8 +25,12 @@ class MultiHeadAccuracy(Evaluator):
         self.kind = kind
         self.reset()
 
+    @staticmethod
+    def names_for(network: str, heads: int, kind: str) -> List[str]:
+        return [f"acc.{network}.{kind}{i + 1}" for i in range(heads)] + [f"acc.{network}.ensemble"]
+
     def metric_names(self, name: str) -> List[str]:
-        return [f"acc.{name}.{self.kind}{i + 1}" for i in range(self.head_count[name])] + [f"acc.{name}.ensemble"]
+        return self.names_for(name, self.head_count[name], self.kind)
 
     def directions(self) -> Dict[str, str]:
         return {metric: MAX for name in self.names for metric in self.metric_names(name)}

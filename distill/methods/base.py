@@ -149,6 +149,12 @@ class Method(nn.Module):
         """Extra evaluators (``distill.evaluators.Evaluator``) beside top-1 per network."""
         return []
 
+    @classmethod
+    def metric_names(cls, params, shapes) -> List[str]:
+        """The names ``evaluators()`` will report (``acc.net0.exit1``), known before any model is
+        built, so the driver can check a sweep's metric against them before Ray starts."""
+        return []
+
     # -- checkpoints ----------------------------------------------------------
     def method_state(self) -> dict:
         return {"modules": self.state_dict(), "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},

@@ -47,6 +47,11 @@ class ExitMethod(Method):
         logits = self.exit_outputs(name, features)[1]
         return logits, torch.stack([z.float() for z in logits]).mean(0)
 
+    @classmethod
+    def metric_names(cls, params, shapes):
+        return [m for name, shape in shapes.networks.items()
+                for m in MultiHeadAccuracy.names_for(name, len(shape.stage_channels), "exit")]
+
     def evaluators(self) -> list:
         counts = {name: len(self.exits[name]) + 1 for name in self.network_names}
         return [MultiHeadAccuracy(self.network_names, counts, self._heads, kind="exit")]

@@ -99,6 +99,10 @@ class OnTheFlyNativeEnsemble(Method):
             weighted(terms, f"kd.{name}", self.kd_scale(), lambda: sum(soft_kl(z, target, p.temperature) for z in logits))
         return terms
 
+    @classmethod
+    def metric_names(cls, params, shapes):
+        return [m for name in shapes.networks for m in MultiHeadAccuracy.names_for(name, params.branches, "branch")]
+
     def evaluators(self) -> list:
         counts = {name: self.params.branches for name in self.network_names}
         return [MultiHeadAccuracy(self.network_names, counts, self.branch_logits, kind="branch")]
