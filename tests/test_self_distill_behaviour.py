@@ -113,20 +113,27 @@ def branch_disagreement(trainer):
     return sum(kl(ensemble, z) for z in logits) / len(logits)
 
 
-# method params with the transfer on, the same with it off, what the transfer moves, epochs
+# method params with the transfer on, the same with it off, what the transfer moves, epochs.
+# Epochs and weights are the shortest runs whose margin is clear on seeds 3, 5, 7, 9 and 11
+# (the fixed seed is 3): see the notes on byot and sad.
 CASES = {
-    "byot": ({"name": "byot"}, {"name": "byot", "alpha": 0.0, "hint_weight": 0.0}, exit_disagreement, 3),
+    # BYOT's alpha also takes (1 - alpha) off the exits' CE, so early on (3-10 epochs) the exits
+    # learn slower with it and agree less with the deepest exit; by 20 epochs KD wins (ratio 0.6-0.85)
+    "byot": ({"name": "byot"}, {"name": "byot", "alpha": 0.0, "hint_weight": 0.0}, exit_disagreement, 20),
     "scd_similarity": ({"name": "scd"}, {"name": "scd", "similarity_weight": 0.0}, similarity_distance, 3),
-    "scd_consistency": ({"name": "scd"}, {"name": "scd", "consistency_weight": 0.0}, exit_disagreement, 3),
-    "sad": ({"name": "sad", "start_fraction": 0.0, "sad_weight": 10.0},
-            {"name": "sad", "start_fraction": 0.0, "sad_weight": 0.0}, sad_distance, 3),
+    "scd_consistency": ({"name": "scd"}, {"name": "scd", "consistency_weight": 0.0}, exit_disagreement, 10),
+    # SAD's spatial softmax of raw channel energy is nearly one-hot on these maps, so its gradient
+    # is small; a large weight (3 to 10) grows the energies, saturates it further and the run
+    # stalls or collapses depending on the seed; weight 0.3 over 20 epochs pulls the maps together
+    "sad": ({"name": "sad", "start_fraction": 0.0, "sad_weight": 0.3},
+            {"name": "sad", "start_fraction": 0.0, "sad_weight": 0.0}, sad_distance, 20),
     "cs_kd": ({"name": "cs_kd"}, {"name": "cs_kd", "kd_weight": 0.0}, same_class_disagreement, 3),
     "ddgsd_kl": ({"name": "ddgsd", "mmd_weight": 0.0}, {"name": "ddgsd", "mmd_weight": 0.0, "kl_weight": 0.0},
                  view_disagreement, 3),
     "ddgsd_mmd": ({"name": "ddgsd", "kl_weight": 0.0}, {"name": "ddgsd", "kl_weight": 0.0, "mmd_weight": 0.0},
                   view_mmd, 3),
     "one": ({"name": "one", "rampup_epochs": 0}, {"name": "one", "rampup_epochs": 0, "kd_weight": 0.0},
-            branch_disagreement, 3),
+            branch_disagreement, 6),
 }
 
 
@@ -142,37 +149,32 @@ def test_self_distillation_term_moves_toward_its_target(name, tmp_path):
 
 # -- exit accuracy and the ensemble, by hand -----------------------------------
 def test_exit_accuracy_and_ensemble_counted_by_hand(tmp_path):
-    trainer = build(tmp_path, {"name": "byot"})
+    trainer = run(tmp_path, {"name": "byot"})   # a short run, so the heads predict differently
     net, method = trainer.networks["net0"].eval(), trainer.method.eval()
-    images_u8 = trainer.val_set.images[:24]
+    images_u8, labels = trainer.val_set.images[:48], trainer.val_set.labels[:48]   # the fixed batch
     images = trainer.normalize(images_u8)
     with torch.no_grad():
-        logits = method.exit_outputs("net0", net.features(images))[1]
+        outputs = net.features(images)
+        logits = method.exit_outputs("net0", outputs)[1]
     stages = len(logits)
     assert stages == len(trainer.shapes.networks["net0"].stage_channels) == 3
-    ensemble = torch.stack(logits).mean(0)
-    # labels that each head gets right a different number of times: the first 3(i+1) images
-    # are labelled with head i's prediction, the rest with the ensemble's shifted by one class
+    ensemble = torch.stack(logits).mean(0)   # the mean of the exits' logits
     predictions = [z.argmax(1) for z in logits] + [ensemble.argmax(1)]
-    labels = (predictions[-1] + 1) % 10
-    for i, p in enumerate(predictions):
-        start = sum(3 * (k + 1) for k in range(i))
-        labels[start:start + 3 * (i + 1)] = p[start:start + 3 * (i + 1)]
-    correct = [sum(int(a) == int(b) for a, b in zip(p, labels)) for p in predictions]   # by hand, one by one
+    correct = [sum(int(p[i]) == int(labels[i]) for i in range(len(labels))) for p in predictions]   # one by one
     expected = {f"acc.net0.exit{i + 1}": 100.0 * c / len(labels) for i, c in enumerate(correct[:-1])}
     expected["acc.net0.ensemble"] = 100.0 * correct[-1] / len(labels)
-    assert len(set(correct)) > 1, f"the fixed batch does not tell the heads apart: {correct}"
+    # the batch tells the heads apart, and a mean of softmaxes would count differently
+    soft_ensemble = torch.stack([z.softmax(1) for z in logits]).mean(0).argmax(1)
+    assert len(set(correct)) == len(correct), f"the fixed batch does not tell the heads apart: {correct}"
+    assert int((soft_ensemble == labels).sum()) != correct[-1]
 
     evaluator = method.evaluators()[0]
     assert sorted(evaluator.metric_names("net0")) == sorted(expected)
     evaluator.reset()
-    with torch.no_grad():
-        outputs = {"net0": net.features(images)}
     half = len(labels) // 2   # two updates: counts add up over batches
-    evaluator.update({"net0": {k: v[:half] if torch.is_tensor(v) else [t[:half] for t in v]
-                               for k, v in outputs["net0"].items()}}, labels[:half])
-    evaluator.update({"net0": {k: v[half:] if torch.is_tensor(v) else [t[half:] for t in v]
-                               for k, v in outputs["net0"].items()}}, labels[half:])
+    for part in (slice(0, half), slice(half, None)):
+        evaluator.update({"net0": {k: v[part] if torch.is_tensor(v) else [m[part] for m in v]
+                                   for k, v in outputs.items()}}, labels[part])
     assert evaluator.result() == pytest.approx(expected)
 
     # the trainer's own evaluation of the same batch reports the same numbers
