@@ -91,9 +91,13 @@ def _number(value: Any) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
-def _param(record: Dict[str, Any], key: str) -> Any:
+def axis_value(record: Dict[str, Any], key: str) -> Any:
+    """A row's label on a table axis (a variant axis or a searched parameter)."""
     value = record.get(f"param.search.{key}")
     return record.get(f"param.{key}") if value is None else value
+
+
+_param = axis_value
 
 
 def _ordered(paper_labels: List[str], seen: List[str], include_missing: bool) -> List[str]:

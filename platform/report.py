@@ -39,6 +39,7 @@ def write_text(path: str, text: str) -> str:
 def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[str]):
     from platform.ablation_plot import plot_table
     from platform.ablation_table import build_table
+    from platform.head_table import head_markdown
     from platform.table_render import to_csv, to_latex, to_markdown
 
     metrics = table_metrics(spec, meta, metric)
@@ -50,6 +51,10 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
     if latex:
         written.append(write_text(os.path.join(out_dir, "table.tex"), to_latex(table)))
     written.append(plot_table(table, os.path.join(out_dir, "table.png")))
+    heads = head_markdown(rows, spec.table, metrics[0].rsplit(".", 1)[-1])
+    if heads:   # exits and branches of self-distillation rows
+        written.append(write_text(os.path.join(out_dir, "heads.md"), f"# {title}\n\n{heads}"))
+        markdown = f"{markdown}\n{heads}"
     return markdown, written
 
 

@@ -45,6 +45,8 @@ def test_self_distill_smoke_table(tmp_path):
     for algorithm in algorithms:
         assert algorithm in lines and "–" not in lines[algorithm].split("|")[-2], lines.get(algorithm)
     assert "(78.60)" in lines["BYOT"] and "digits" in text
+    heads = open(os.path.join(folder, "report", "heads.md")).read()
+    assert "| SCD | digits |" in heads and "| ONE | digits |" in heads and "Baseline" not in heads
     for group, paper in (("SAD, SP", "+1.42"), ("BYOT, ONE", "+1.13"), ("DDGSD, CS-KD", "+1.23")):
         assert group in lines and paper in lines[group] and "digits" in lines[group]
 

@@ -60,3 +60,22 @@ def test_self_distill_sweep_carries_the_papers_gains():
     assert spec.paper["gains"] == {"SAD, SP": 1.42, "BYOT, ONE": 1.13, "DDGSD, CS-KD": 1.23}
     assert set(spec.variants["algorithm"]) == {"Baseline", "SCD", "SAD", "SP", "BYOT", "ONE", "DDGSD", "CS-KD"}
     assert set(spec.variants["dataset"]) == {"CIFAR-100", "Tiny-ImageNet"}
+
+
+def test_heads_table_by_hand():
+    from platform.head_table import head_markdown
+
+    spec = TableSpec(rows="algorithm", columns="dataset")
+    records = [{**row("BYOT", "A", s, 90.0), "test_acc.net0.exit1": e1, "test_acc.net0.exit2": 90.0,
+                "test_acc.net0.ensemble": 91.0} for s, e1 in enumerate((60.0, 70.0))]
+    records.append({**row("ONE", "A", 0, 92.0), "test_acc.net0.branch1": 92.0, "test_acc.net0.branch2": 93.0,
+                    "test_acc.net0.ensemble": 94.0, "test_acc.net1.branch1": 1.0})
+    records.append({**row("Baseline", "A", 0, 88.0)})
+    records.append({**row("SCD", "A", 0, 50.0), "status": "failed", "test_acc.net0.exit1": 1.0})
+    text = head_markdown(records, spec, "net0")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[0] == "| algorithm | dataset | exit1 | exit2 | branch1 | branch2 | ensemble |"
+    assert lines[1] == "| BYOT | A | 65.00 ± 7.07 | 90.00 ± 0.00 | – | – | 91.00 ± 0.00 |"
+    assert lines[2] == "| ONE | A | – | – | 92.00 | 93.00 | 94.00 |"
+    assert len(lines) == 3                                      # no Baseline (no heads), no failed SCD
+    assert head_markdown([row("Baseline", "A", 0, 88.0)], spec, "net0") == ""
