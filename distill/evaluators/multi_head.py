@@ -51,6 +51,8 @@ class MultiHeadAccuracy(Evaluator):
         n = max(self.count, 1)
         out = {}
         for name in self.names:
+            if name not in self.correct:   # nothing evaluated since reset
+                continue
             counts = self.correct[name].tolist()   # one host sync per network and evaluation
             out.update({metric: 100.0 * c / n for metric, c in zip(self.metric_names(name), counts)})
         return out
