@@ -5,8 +5,11 @@ Tune snapshots its experiment (and this searcher) every few seconds while the
 Optuna journal is written at once, so after a kill the two can disagree: a
 trial Optuna already closed may be resumed by Tune, and a trial Optuna opened
 after the last snapshot is unknown to Tune. The experiment's own results are
-the source of truth (trials.parquet is rebuilt from them); here we only keep
-Optuna from raising on closed trials and close the orphans.
+the source of truth (trials.parquet is rebuilt from them); here we keep Optuna
+from raising on closed trials, and close the orphans and enqueue their parameters
+again, so a point asked for just before the kill (a paper configuration enqueued
+first, or a TPE proposal) is still evaluated: Tune asks for the trials it lacks
+and gets the re-enqueued ones first.
 
 It also tells Optuna the truth about early stopping: Ray's ``OptunaSearch``
 reports a trial that ASHA stopped as COMPLETE with its partial value, which
@@ -61,5 +64,7 @@ class StudySearcher(OptunaSearch):
         known = {ot_trial._trial_id for ot_trial in self._ot_trials.values()}
         for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if frozen._trial_id not in known:
-                logger.info("closing Optuna trial %d: asked after Tune's last snapshot, never run", frozen.number)
+                logger.info("closing Optuna trial %d (asked after Tune's last snapshot, never run) and "
+                            "enqueueing its parameters again", frozen.number)
                 self._ot_study.tell(frozen.number, state=TrialState.FAIL)
+                self._ot_study.enqueue_trial(dict(frozen.params), user_attrs={"requeued_from": frozen.number})

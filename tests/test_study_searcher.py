@@ -1,6 +1,7 @@
 """Our Optuna search layer: early-stopped trials reach the study as PRUNED (Ray's
 OptunaSearch would record them COMPLETE with a partial value), closed trials
-are not re-told after a resume, and orphaned trials are closed on restore."""
+are not re-told after a resume, and orphaned trials are closed on restore and their
+parameters enqueued again."""
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -13,10 +14,11 @@ from search_spaces.sweep_spec import ParamSpec
 SPACE = {"method.temperature": ParamSpec(type="float", low=1.0, high=8.0)}
 
 
-def searcher(tmp_path, name="s"):
+def searcher(tmp_path, name="s", points=None):
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
     return StudySearcher(space=SpaceFunction(SPACE), metric="val_acc.net0", mode="max",
-                         sampler=optuna.samplers.RandomSampler(seed=0), storage=storage, study_name=name)
+                         sampler=optuna.samplers.RandomSampler(seed=0), storage=storage, study_name=name,
+                         points_to_evaluate=points)
 
 
 def result(epoch, planned, acc):
@@ -69,7 +71,35 @@ def test_restore_closes_trials_tune_never_knew(tmp_path):
     s.suggest("b")                                # asked after the snapshot, then the driver died
     restored = searcher(tmp_path)
     restored.restore(str(tmp_path / "searcher.pkl"))
-    assert states(restored) == [TrialState.RUNNING, TrialState.FAIL]
+    # closed, and its parameters enqueued again (they run next)
+    assert states(restored) == [TrialState.RUNNING, TrialState.FAIL, TrialState.WAITING]
+
+
+def test_an_orphaned_point_is_enqueued_again_and_runs_before_new_samples(tmp_path):
+    """The driver dies after Optuna handed out a paper point but before Tune's snapshot knew
+    the trial: the point is closed as FAIL and enqueued again, so the resumed sweep runs it
+    (exactly once, however often this happens) before any sampled configuration."""
+    points = [{"method.temperature": t} for t in (2.0, 3.0, 4.0)]
+    s = searcher(tmp_path, points=points)
+    assert s.suggest("a") == {"method.temperature": 2.0}
+    s.save(str(tmp_path / "searcher.pkl"))                      # Tune's last snapshot
+    assert s.suggest("b") == {"method.temperature": 3.0}   # then the driver is killed
+    for attempt in range(2):                                    # killed again before it ran
+        restored = searcher(tmp_path)   # restore() replaces its state with the snapshot's
+        restored.restore(str(tmp_path / "searcher.pkl"))
+        waiting = [t.system_attrs["fixed_params"] for t in restored._ot_study.get_trials(states=(TrialState.WAITING,))]
+        assert waiting == [{"method.temperature": 4.0}, {"method.temperature": 3.0}], attempt
+        assert restored.suggest(f"c{attempt}") == {"method.temperature": 4.0}
+        assert restored.suggest(f"d{attempt}") == {"method.temperature": 3.0}
+    restored = searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    for trial_id in ("e", "f"):
+        restored.suggest(trial_id)
+        restored.on_trial_complete(trial_id, result(4, 4, 50.0))
+    restored.on_trial_complete("a", result(4, 4, 60.0))
+    complete = [t.params["method.temperature"] for t in restored._ot_study.get_trials(states=(TrialState.COMPLETE,))]
+    assert sorted(complete) == [2.0, 3.0, 4.0]                  # every point once; nothing left running
+    assert not restored._ot_study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
 
 
 def test_stopped_early_needs_the_plan():
