@@ -2,6 +2,7 @@
 its overrides before any Ray work, the experiment folder, the teacher, Ray,
 and running (or resuming) the Tune experiment into ``trials.parquet`` rows."""
 import copy
+import glob
 import os
 import time
 from typing import List, Optional
@@ -28,6 +29,9 @@ def add_common_args(parser) -> None:
     parser.add_argument("--optuna-storage", help="Optuna RDB URL (e.g. postgresql://...) shared by several drivers; "
                                                   "default: a journal file in the experiment folder")
     parser.add_argument("--max-failures", type=int, default=0, help="retries of a failing trial from its checkpoint")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="with --resume: trials that ended in an error (not diverged ones) run again from "
+                             "their last checkpoint; without it they stay failed")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     parser.add_argument("--teacher-store", help="folder of trained teachers, shared across sweeps "
                                                 "(default: STORAGE/teachers)")
@@ -101,9 +105,15 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     trials = getattr(args, "trials", None)
     if trials is not None and trials < 1:
         raise ConfigError("--trials", f"must be >= 1, got {trials}")
+    if getattr(args, "retry_failed", False) and not args.resume:
+        raise ConfigError("--retry-failed", "re-runs the failed trials of an experiment; give it with --resume")
     if args.resume:
         experiment_dir = find_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
-        return spec, experiment_dir, read_meta(experiment_dir)
+        meta = read_meta(experiment_dir)
+        from platform.resume_check import check_resume_checkpoints
+
+        check_resume_checkpoints(experiment_dir)   # every trial's newest checkpoint, before any Ray work
+        return spec, experiment_dir, meta
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
     base = with_store(base, args.teacher_store or default_store(args.storage), preset.teacher_epochs)
@@ -121,25 +131,65 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     return spec, experiment_dir, meta
 
 
+def keep_failures(experiment_dir: str, retry_failed: bool) -> None:
+    """Which failed trials a resume must not run again (see trainables/kept_failures.py):
+    every failed one, or with ``retry_failed`` only the diverged ones."""
+    import json
+
+    from distill.atomic_write import atomic_write
+    from platform.experiment_dir import TUNE_NAME
+    from platform.trial_records import STATUS_FAILED, TRIALS_FILE, read_rows
+    from trainables.kept_failures import kept_failures_path
+
+    failed = [r for r in read_rows(os.path.join(experiment_dir, TRIALS_FILE)) if r["status"] == STATUS_FAILED]
+    diverged = [r for r in failed if str(r.get("error") or "").startswith("diverged")]
+    kept = {r["trial_id"]: r.get("error") or "failed" for r in (diverged if retry_failed else failed)}
+    if retry_failed and len(failed) > len(diverged):
+        print(f"retrying {len(failed) - len(diverged)} failed trial(s) from their last checkpoint", flush=True)
+    atomic_write(kept_failures_path(os.path.join(experiment_dir, TUNE_NAME)), lambda fh: fh.write(json.dumps(kept)))
+
+
 def launch(args, spec, experiment_dir: str, meta: dict):
-    """Run (or resume) the Tune experiment; returns the trials.parquet rows."""
-    from platform.ray_session import cluster_gpus, connect
+    """Run (or resume) the Tune experiment; returns the trials.parquet rows. Ray is started
+    before anything else imports it (``connect`` sets the driver's Ray settings first) and
+    shut down once Tune is done."""
+    from platform.experiment_dir import TUNE_NAME
+    from platform.ray_session import cluster_gpus, connect, disconnect
+
+    print(f"experiment: {experiment_dir}", flush=True)
+    connect(args.address, args.num_cpus)
     from platform.sweep_summary import rows_from_results
     from platform.teacher_store import ensure_teachers
     from platform.trial_resources import resolve_request
     from platform.tuner_factory import build_tuner, can_restore, restore_tuner
 
-    print(f"experiment: {experiment_dir}", flush=True)
-    connect(args.address, args.num_cpus)
     cpus, gpus = resolve_request(args.cpus_per_trial, args.gpus_per_trial, spec, meta["base"], cluster_gpus())
     print(f"resources per trial: {cpus:g} CPU, {gpus:g} GPU", flush=True)
     # teachers first (trained as Ray tasks, or reused from the store), also on --resume
     variants = trial_variants(spec, meta["preset"], meta["fixed"], meta.get("seeds"))
     ensure_teachers(resolved_variants(meta["base"], variants), cpus, gpus)
     if args.resume and can_restore(experiment_dir):
-        tuner = restore_tuner(experiment_dir, cpus, gpus)
+        keep_failures(experiment_dir, retry_failed=getattr(args, "retry_failed", False))
+        tuner = restore_tuner(experiment_dir, cpus, gpus, retry_failed=getattr(args, "retry_failed", False))
     else:
         tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
                             cpus, gpus, args.max_failures, seeds=meta.get("seeds"),
                             optuna_storage=meta.get("optuna_storage"))
-    return rows_from_results(tuner.fit(), experiment_dir)
+    tune_dir = os.path.join(experiment_dir, TUNE_NAME)
+    # Tune's own lines are off (platform/ray_session.py): ours say where its experiment is
+    print(f"tune: {tune_dir}", flush=True)
+    try:
+        results = tuner.fit()
+    finally:
+        disconnect()
+    rows = rows_from_results(results, experiment_dir)
+    print(tensorboard_line(tune_dir), flush=True)
+    return rows
+
+
+def tensorboard_line(tune_dir: str) -> str:
+    """Tune's TensorBoard logger writes an event file into every trial folder under
+    ``tune/`` (not into Ray's session folder in /tmp, which Tune's own line names)."""
+    if glob.glob(os.path.join(glob.escape(tune_dir), "**", "events.out.tfevents*"), recursive=True):
+        return f"TensorBoard: tensorboard --logdir {tune_dir}"
+    return f"TensorBoard: no event files under {tune_dir} (Tune writes them only with tensorboardX installed)"

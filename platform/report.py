@@ -83,11 +83,13 @@ def importances(study, objective_index: int = 0) -> dict:
 
 
 def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
+    from platform.point_coverage import unrun_lines
     from platform.search_plots import pareto_front, plot_pareto, plot_search
     from platform.sweep_summary import format_table, ranked
 
     metric, mode = spec.primary_metric, spec.primary_mode
     lines = [format_table(ranked(rows, metric, mode)[:10], metric, mode)]
+    lines += unrun_lines(spec.points_for(meta["preset"], meta.get("fixed") or []), rows)
     study = load_study(experiment_dir, spec.name, meta.get("optuna_storage"))
     scores = importances(study) if study is not None else {}
     if scores:

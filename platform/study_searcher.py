@@ -44,8 +44,30 @@ class StudySearcher(OptunaSearch):
             return   # a diverged trial's last report has no (or no meaningful) metric
         super().on_trial_result(trial_id, result)
 
+    def _record_retry(self, trial_id, result) -> None:
+        """A trial that failed (FAIL in the study) and was run again by ``--retry-failed``:
+        Optuna cannot reopen a finished trial, so the retry's result joins the study as a
+        COMPLETE trial with the same parameters (``user_attrs.retry_of``), once."""
+        import optuna
+
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None or not result or result.get("error") or stopped_early(result):
+            return
+        frozen = self._ot_study._storage.get_trial(ot_trial._trial_id)
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        values = [result.get(m) for m in metrics]
+        if frozen.state != TrialState.FAIL or any(v is None for v in values):
+            return
+        if any(t.user_attrs.get("retry_of") == frozen.number for t in self._ot_study.get_trials(deepcopy=False)):
+            return
+        self._ot_study.add_trial(optuna.trial.create_trial(
+            params=frozen.params, distributions=frozen.distributions, values=values,
+            user_attrs={**frozen.user_attrs, "retry_of": frozen.number}, system_attrs=frozen.system_attrs))
+
     def on_trial_complete(self, trial_id, result=None, error=False):
         if self._closed_in_study(trial_id):
+            if not error:
+                self._record_retry(trial_id, result)
             self._completed_trials.add(trial_id)
             return
         if result and result.get("error"):

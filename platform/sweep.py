@@ -10,6 +10,7 @@ import sys
 
 from distill.cli_errors import exit_on_config_error
 from platform.experiment_run import add_common_args, launch, prepare
+from platform.ray_session import driver_environment
 
 PROG = "python -m platform.sweep"
 
@@ -33,6 +34,7 @@ def list_command() -> None:
 
 
 def run(args) -> int:
+    from platform.point_coverage import unrun_lines
     from platform.sweep_summary import format_table, write_best_config
 
     spec, experiment_dir, meta = prepare(args)
@@ -40,6 +42,8 @@ def run(args) -> int:
     print()
     metric, mode = spec.primary_metric, spec.primary_mode
     print(format_table(rows, metric, mode))
+    for line in unrun_lines(spec.points_for(meta["preset"], meta["fixed"]), rows):
+        print(line)
     best = write_best_config(rows, metric, mode, experiment_dir)
     if best is None:
         print("no trial finished with a value for", metric)
@@ -59,6 +63,7 @@ def main(argv=None) -> None:
         return
     if not args.name:
         parser.error("a sweep NAME is required (see --list)")
+    driver_environment(args.address)   # before anything imports Ray
     with exit_on_config_error(PROG):
         sys.exit(run(args))
 

@@ -45,6 +45,22 @@ def optuna_storage(experiment_dir: str, url: Optional[str] = None):
     return JournalStorage(JournalFileBackend(os.path.join(experiment_dir, OPTUNA_FILE)))
 
 
+def _grouped_tpe(seed):
+    """Multivariate TPE with ``group=True``, which Optuna marks experimental: the warning
+    saying so (an ``ExperimentalWarning`` naming ``group``, once per run) is what we chose
+    and is ignored here, for this one call; every other warning still shows."""
+    import warnings
+
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        # by message, not module: on Python 3.12+ Optuna attributes the warning to its caller
+        warnings.filterwarnings("ignore", message=r"Argument ``group`` is an experimental feature",
+                                category=ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
 def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str, sampler_name: str,
                   storage_url: Optional[str] = None):
     import optuna
@@ -53,7 +69,7 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
 
     samplers = {
         # group=True: multivariate TPE that also handles conditional (define-by-run) spaces
-        "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),
+        "tpe": lambda seed: _grouped_tpe(seed),
         "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
         "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
     }
@@ -109,10 +125,13 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
     )
 
 
-def restore_tuner(experiment_dir: str, cpus: float, gpus: float) -> tune.Tuner:
+def restore_tuner(experiment_dir: str, cpus: float, gpus: float, retry_failed: bool = False) -> tune.Tuner:
+    """Unfinished trials continue from their checkpoints; trials that ended in an error
+    (a dead worker, an exception; not a diverged run, which ends normally with its reason)
+    run again from their last checkpoint only with ``retry_failed``."""
     path = os.path.join(experiment_dir, TUNE_NAME)
     return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus),
-                              resume_unfinished=True, resume_errored=False)
+                              resume_unfinished=True, resume_errored=retry_failed)
 
 
 def can_restore(experiment_dir: str) -> bool:

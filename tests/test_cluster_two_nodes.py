@@ -28,8 +28,11 @@ def ray_cli(*args, env):
 
 @pytest.fixture
 def two_node_cluster(tmp_path):
-    # a token of our own: the cluster never depends on ~/.ray/auth_token
-    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    # a token of our own: the cluster never depends on ~/.ray/auth_token; and the four trials
+    # wait for each other before training (trainables/start_barrier.py), so all four run at once:
+    # two per node, as the nodes' 2 GPUs each allow, whatever the machine's load
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
+               DISTILLERY_START_BARRIER=f"{tmp_path / 'barrier'}:4")
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=2", "--num-gpus=2", "--disable-usage-stats"]
@@ -56,13 +59,14 @@ def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
     nodes = {r["node_id"] for r in rows}
     assert len(nodes) == 2, rows
     assert {r["cuda_visible_devices"] for r in rows} == {"0", "1"}
-    # Trials that ran at the same time on one node never shared a GPU. Whether two did overlap
-    # depends on the machine's load (nothing here forces it), so the test does not require it:
-    # it failed CI on a busy machine. Making trials wait for each other is issue "Sweeps that lose nothing".
-    for i, a in enumerate(rows):
-        for b in rows[i + 1:]:
-            if a["node_id"] == b["node_id"] and a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]:
-                assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
+    # the barrier made all four run at the same time: two on each node, never on one GPU
+    assert len(os.listdir(tmp_path / "barrier")) == 4
+    for node in nodes:
+        on_node = [r for r in rows if r["node_id"] == node]
+        assert len(on_node) == 2, rows
+        a, b = on_node
+        assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"], (a, b)
+        assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
 
 
 def test_bad_gpu_share_is_a_usage_error(tmp_path):

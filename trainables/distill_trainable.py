@@ -14,6 +14,8 @@ import ray
 from ray import tune
 
 from distill.config import config_from_dict
+from trainables.kept_failures import recorded_failure
+from trainables.start_barrier import wait_at_start_barrier
 from trainables.trial_config import OPTIONS_KEY, resolve_trial_config
 
 ERROR_KEY = "error"
@@ -56,7 +58,12 @@ def train_distill(trial_config: dict) -> None:
     resolved = resolve_trial_config(trial_config)
     options = trial_config.get(OPTIONS_KEY) or {}
     trial_dir = tune.get_context().get_trial_dir()
-    placement = _placement()
+    failure = recorded_failure(trial_dir, tune.get_context().get_trial_id())
+    if failure is not None:
+        raise RuntimeError(f"kept failed on resume (python -m platform.sweep ... --resume --retry-failed runs it "
+                           f"again): {failure}")
+    placement = _placement()   # before the barrier: every trial's start precedes the last arrival
+    wait_at_start_barrier(tune.get_context().get_trial_id())
     try:
         _run(resolved, trial_dir, placement, resume=True, extra={})
     except torch.cuda.OutOfMemoryError as err:
