@@ -112,7 +112,7 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
         meta = read_meta(experiment_dir)
         from platform.resume_check import check_resume_checkpoints
 
-        check_resume_checkpoints(experiment_dir)   # every trial's newest checkpoint, before any Ray work
+        check_resume_checkpoints(experiment_dir)   # the checkpoint each trial continues from, before any Ray work
         return spec, experiment_dir, meta
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
