@@ -57,6 +57,12 @@ def check_weights_fit(state: dict, arch: str, num_classes: int, in_channels: int
     if missing:
         raise ConfigError(field, f"{path} does not hold {arch} weights (missing {missing[0]}"
                                  f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''})")
+    # load_state_dict is strict: weights of a deeper model of the same family (resnet14 into resnet8)
+    # hold every expected key, and more
+    unexpected = [k for k in state if k not in expected]
+    if unexpected:
+        raise ConfigError(field, f"{path} does not hold {arch} weights (unexpected {unexpected[0]}"
+                                 f"{f' and {len(unexpected) - 1} more' if len(unexpected) > 1 else ''})")
     for key, shape in expected.items():
         got = tuple(getattr(state[key], "shape", ()))
         if got != tuple(shape):
@@ -143,8 +149,9 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
             path = None
             try:
                 path = teacher_checkpoint(config)
-            except ConfigError:
-                if not pending_teacher_ok:
+            except ConfigError as err:
+                # only "not trained yet" waits for the driver's teacher store; a missing store does not
+                if not pending_teacher_ok or err.field != "teacher.checkpoint":
                     raise
             if path:
                 load_checked_weights(path, config.teacher.name, config.teacher.arch, info.num_classes,
