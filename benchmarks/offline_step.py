@@ -7,16 +7,14 @@ ones (ANC, TSANC, KSANC, HKSANC) within 1.3x.
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_throughput import NUM_CLASSES, EngineDML, synthetic_cifar  # noqa: E402
+from step_throughput import NUM_CLASSES, EngineDML, alternating_medians, synthetic_cifar  # noqa: E402
 
 from distill.config import parse_override  # noqa: E402
 from distill.models import build_model  # noqa: E402
@@ -57,16 +55,8 @@ def main() -> None:
     for method in methods:
         teacher = args.fsp_teacher if method == "fsp" else args.teacher
         sides = {"kd": side("kd", teacher), method: side(method, teacher, STAGE.get(method, []))}
-        walls = {name: [] for name in sides}
-        for s in sides.values():
-            s.step()   # warm-up
-        for r in range(args.rounds):
-            for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-                for _ in range(args.steps):
-                    start = time.perf_counter()
-                    float(sides[name].step())
-                    walls[name].append(time.perf_counter() - start)
-        ratio = statistics.median(walls[method]) / statistics.median(walls["kd"])
+        medians = alternating_medians(sides, args.rounds, args.steps)
+        ratio = medians[method] / medians["kd"]
         verdict = "ok" if ratio <= TARGETS.get(method, float("inf")) else "MISSED"
         teacher_note = f" (teacher {teacher})" if teacher != args.teacher else ""
         print(f"{method:10s} {ratio:.2f}x KD's step time{teacher_note}  target {TARGETS.get(method)}x  {verdict}",

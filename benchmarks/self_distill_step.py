@@ -9,15 +9,13 @@ against plain CE on 2B images: that ratio is its overhead beyond the extra image
     python benchmarks/self_distill_step.py [--arch resnet18] [--batch-size 32] [--rounds 3] [--steps 2]
 """
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_throughput import EngineDML, synthetic_cifar  # noqa: E402
+from step_throughput import EngineDML, alternating_medians, synthetic_cifar  # noqa: E402
 
 TARGETS = {"byot": 1.35, "scd": 1.35, "sad": 1.35, "cs_kd": 1.9, "ddgsd": 1.9, "one": None}
 # timed with their transfer on: SAD from the first epoch, ONE's ramp at full weight
@@ -48,23 +46,15 @@ def main() -> None:
         views = IMAGES_PER_SAMPLE.get(method, 1)
         if views > 1:
             sides["ce_same_images"] = side("independent", views * args.batch_size)
-        walls = {name: [] for name in sides}
-        for s in sides.values():
-            s.step()   # warm-up
-        for r in range(args.rounds):
-            for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-                for _ in range(args.steps):
-                    start = time.perf_counter()
-                    float(sides[name].step())
-                    walls[name].append(time.perf_counter() - start)
-        ratio = statistics.median(walls[method]) / statistics.median(walls["ce"])
+        medians = alternating_medians(sides, args.rounds, args.steps)
+        ratio = medians[method] / medians["ce"]
         target = TARGETS.get(method)
         verdict = "no target" if target is None else "ok" if ratio <= target else "MISSED"
         same = ""
         if views > 1:
-            same = (f"; {statistics.median(walls[method]) / statistics.median(walls['ce_same_images']):.2f}x "
+            same = (f"; {medians[method] / medians['ce_same_images']:.2f}x "
                     f"plain CE on the same {views * args.batch_size} images")
-        print(f"{method:6s} {ratio:.2f}x plain CE's step time ({statistics.median(walls['ce']):.3f} s)  "
+        print(f"{method:6s} {ratio:.2f}x plain CE's step time ({medians['ce']:.3f} s)  "
               f"target {target}x  {verdict}{same}", flush=True)
 
 

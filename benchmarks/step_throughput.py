@@ -170,6 +170,21 @@ class EngineDML:
 
 
 # --------------------------------------------------------------------------- timing
+def alternating_medians(sides: dict, rounds: int, steps: int) -> dict:
+    """Median step time of each side, after one warm-up step each, in rounds whose order
+    alternates (a slow spell of the machine then falls on every side alike)."""
+    walls = {name: [] for name in sides}
+    for side in sides.values():
+        side.step()
+    for r in range(rounds):
+        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+            for _ in range(steps):
+                start = time.perf_counter()
+                float(sides[name].step())
+                walls[name].append(time.perf_counter() - start)
+    return {name: statistics.median(w) for name, w in walls.items()}
+
+
 class CpuMeter:
     """CPU seconds used by *other* processes during an interval (Linux /proc/stat minus this
     process's own CPU time), so steps slowed by a neighbour on a shared box can be told apart."""

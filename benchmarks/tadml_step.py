@@ -5,15 +5,13 @@ its DML step, same networks and data, in this process, alternating rounds.
     python benchmarks/tadml_step.py [--arch resnet32] [--rounds 6] [--steps 3] [--set method.disc_input=conv4]
 """
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_throughput import EngineDML, synthetic_cifar  # noqa: E402
+from step_throughput import EngineDML, alternating_medians, synthetic_cifar  # noqa: E402
 
 
 def main() -> None:
@@ -32,18 +30,11 @@ def main() -> None:
         "dml": EngineDML(data, args.arch, args.batch_size, args.threads, 0),
         "tadml": EngineDML(data, args.arch, args.batch_size, args.threads, 0, ["method.name=tadml", *args.set]),
     }
-    walls = {name: [] for name in sides}
-    for side in sides.values():
-        side.step()                                      # warm-up
-    for r in range(args.rounds):
-        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-            for _ in range(args.steps):
-                start = time.perf_counter()
-                float(sides[name].step())
-                walls[name].append(time.perf_counter() - start)
-    rate = {name: args.batch_size / statistics.median(w) for name, w in walls.items()}
+    medians = alternating_medians(sides, args.rounds, args.steps)
+    rate = {name: args.batch_size / median for name, median in medians.items()}
     for name, value in rate.items():
-        print(f"{name}: {value:.1f} img/s (median of {len(walls[name])} steps, 2 x {args.arch}, batch {args.batch_size})")
+        print(f"{name}: {value:.1f} img/s (median of {args.rounds * args.steps} steps, 2 x {args.arch}, "
+              f"batch {args.batch_size})")
     print(f"ratio tadml/dml: {rate['tadml'] / rate['dml']:.2f}x")
 
 

@@ -84,6 +84,20 @@ class StagedNetwork(nn.Module):
         return self.features(x)["logits"]
 
 
+class PreActivationNetwork(StagedNetwork):
+    """Pre-activation nets (WRN, ResNet-164): a bare conv stem, stages that hand on the
+    un-activated residual sum, and a BN-ReLU before pooling in the head."""
+    post_activation = False
+    head_modules = ("bn", "fc")
+
+    def stem_forward(self, x):
+        return self.conv1(x)
+
+    def head(self, out):
+        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
+        return embedding, self.fc(embedding)
+
+
 class ModelTail(nn.Module):
     """The last stage and the head of ``model`` as a module of its own: a branch that
     starts from ``stage_outputs[-2]`` (ONE's branches, each from a freshly built model so

@@ -6,11 +6,10 @@ changes, a final BN-ReLU before pooling. ResNet-164: n = 18, 1.7M parameters
 (seed 000's Table 7 prints "2.6" for it, in another unit or variant)."""
 import functools
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.features import StagedNetwork
+from distill.models.features import PreActivationNetwork
 from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
@@ -42,7 +41,7 @@ class PreActBottleneck(nn.Module):
         return self.residual_sum(x)
 
 
-class PreActResNet(StagedNetwork):
+class PreActResNet(PreActivationNetwork):
     def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         if (depth - 2) % 9:
@@ -59,16 +58,6 @@ class PreActResNet(StagedNetwork):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    post_activation = False
-    head_modules = ("bn", "fc")
-
-    def stem_forward(self, x):
-        return self.conv1(x)
-
-    def head(self, out):
-        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
-        return embedding, self.fc(embedding)
 
 
 MODELS.register("resnet164")(functools.partial(PreActResNet, 164))

@@ -2,11 +2,10 @@
 widths 16k/32k/64k, depth = 6n + 4; 1x1 projections where the shape changes."""
 import functools
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distill.models.features import StagedNetwork
+from distill.models.features import PreActivationNetwork
 from distill.models.registry import MODELS
 from distill.models.stages import build_stages
 
@@ -31,7 +30,7 @@ class WideBlock(nn.Module):
         return out + (x if self.shortcut is None else self.shortcut(pre))
 
 
-class WideResNet(StagedNetwork):
+class WideResNet(PreActivationNetwork):
     def __init__(self, depth: int, widen: int, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         if (depth - 4) % 6:
@@ -48,16 +47,6 @@ class WideResNet(StagedNetwork):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    post_activation = False
-    head_modules = ("bn", "fc")
-
-    def stem_forward(self, x):
-        return self.conv1(x)
-
-    def head(self, out):
-        embedding = torch.flatten(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1), 1)
-        return embedding, self.fc(embedding)
 
 
 for _depth, _widen in ((10, 4), (16, 2), (16, 4), (16, 8), (22, 4), (28, 10), (40, 2), (40, 4)):
