@@ -11,6 +11,7 @@ import sys
 from distill.cli_errors import exit_on_config_error
 from distill.errors import ConfigError
 from platform.experiment_run import add_common_args, launch, prepare
+from platform.ray_session import driver_environment
 from search_spaces import load_sweep
 
 PROG = "python -m platform.ablate"
@@ -23,6 +24,7 @@ def main(argv=None) -> None:
     parser.add_argument("--latex", action="store_true", help="also write the table as LaTeX")
     add_common_args(parser)
     args = parser.parse_args(argv)
+    driver_environment(args.address)   # before anything imports Ray
     with exit_on_config_error(PROG):
         if args.seeds < 1:
             raise ConfigError("--seeds", f"must be >= 1, got {args.seeds}")

@@ -1,4 +1,7 @@
-"""One live status line for the terminal: trials done / running / failed and the best so far."""
+"""One status line for the terminal: trials finished / failed / running and the best so far,
+with the elapsed time. It is printed when that changes (a trial finished or failed, or the
+best value moved), not for every result: a sweep's output stays a screen long."""
+import math
 import sys
 import time
 
@@ -10,22 +13,38 @@ class ProgressLine(tune.Callback):
         self.metric, self.mode, self.total = metric, mode, total
         self.best = None
         self.start = time.time()
-        self._last_print = 0.0
+        self._finished, self._failed = set(), set()
+        self._last_state = None
+
+    def setup(self, **info):
+        # a resumed experiment unpickles this callback (perhaps an older one): start afresh,
+        # its finished trials are counted from their status
+        self.start = time.time()
+        self._finished, self._failed = set(), set()
+        self._last_state = None
 
     def _better(self, value) -> bool:
         return self.best is None or (value > self.best if self.mode == "max" else value < self.best)
 
-    def _print(self, trials, force=False):
-        now = time.time()
-        if not force and now - self._last_print < 1.0:
-            return
-        self._last_print = now
-        done = sum(t.status == "TERMINATED" for t in trials)
-        failed = sum(t.status == "ERROR" for t in trials)
-        running = sum(t.status == "RUNNING" for t in trials)
+    def _counts(self, trials):
+        """Finished (failed included) and failed trial ids. Tune calls on_trial_complete and
+        on_trial_error before it sets the trial's status, so both callbacks record the
+        trial themselves; a trial that ended with an error in its result (diverged) failed."""
+        failed = self._failed | {t.trial_id for t in trials if t.status == "ERROR"}
+        finished = self._finished | failed | {t.trial_id for t in trials if t.status == "TERMINATED"}
+        failed |= {t.trial_id for t in trials if t.trial_id in finished and (t.last_result or {}).get("error")}
+        return finished, failed
+
+    def _print(self, trials):
+        finished, failed = self._counts(trials)
         best = "-" if self.best is None else f"{self.best:.2f}"
-        line = (f"[{now - self.start:6.0f}s] trials {done + failed}/{self.total} finished "
-                f"({failed} failed), {running} running; best {self.metric} = {best}")
+        state = (len(finished), len(failed), best)
+        if state == self._last_state:
+            return
+        self._last_state = state
+        running = sum(t.status == "RUNNING" and t.trial_id not in finished for t in trials)
+        line = (f"[{time.time() - self.start:6.0f}s] trials {len(finished)}/{self.total} finished "
+                f"({len(failed)} failed), {running} running; best {self.metric} = {best}")
         stream = sys.stdout
         if stream.isatty():
             stream.write("\r" + line.ljust(100))
@@ -35,17 +54,23 @@ class ProgressLine(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
-        if isinstance(value, (int, float)) and self._better(value):
+        if (isinstance(value, (int, float)) and math.isfinite(value) and not result.get("error")
+                and self._better(value)):
             self.best = value
         self._print(trials)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._print(trials, force=True)
+        self._finished.add(trial.trial_id)
+        if (trial.last_result or {}).get("error"):
+            self._failed.add(trial.trial_id)
+        self._print(trials)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self._print(trials, force=True)
+        self._failed.add(trial.trial_id)
+        self._print(trials)
 
     def on_experiment_end(self, trials, **info):
-        self._print(trials, force=True)
+        self._print(trials)
         if sys.stdout.isatty():
             sys.stdout.write("\n")
+            sys.stdout.flush()
