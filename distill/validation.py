@@ -21,6 +21,7 @@ class ModelShape:
     stem_channels: int
     stage_channels: Tuple[int, ...]
     embedding_dim: int
+    input_size: Optional[Tuple[int, int]] = None   # the one image size the model is built for (LeNet, MLPs)
 
 
 @dataclass
@@ -38,8 +39,24 @@ def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> Mo
 
     with torch.device("meta"):
         model = build_model(arch, num_classes, in_channels, field)
+    size = getattr(model, "input_size", None)
     return ModelShape(arch, num_classes, getattr(model, "stem_channels", 0),
-                      tuple(getattr(model, "stage_channels", ())), getattr(model, "embedding_dim", 0))
+                      tuple(getattr(model, "stage_channels", ())), getattr(model, "embedding_dim", 0),
+                      tuple(size) if size is not None else None)
+
+
+def check_input_size(shape: ModelShape, data_name: str, image_size: Tuple[int, int], field: str) -> None:
+    """A model built for one image size (an MLP's first layer, LeNet's 1x1 last map) on a data set of another
+    is one line naming its arch field."""
+    if shape.input_size is None or tuple(shape.input_size) == tuple(image_size):
+        return
+    from distill.data import DATA_INFO
+
+    h, w = shape.input_size
+    fitting = [n for n in DATA_INFO.names() if tuple(DATA_INFO.get(n).image_size) == (h, w)]
+    raise ConfigError(field, f"{shape.arch} is built for {h}x{w} images; data set {data_name} has "
+                             f"{image_size[0]}x{image_size[1]}; allowed: a data set of {h}x{w} images "
+                             f"({', '.join(fitting) or 'none registered'})")
 
 
 def _expected_state(arch: str, num_classes: int, in_channels: int) -> Dict[str, torch.Size]:
@@ -136,6 +153,10 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     teacher = None
     if config.teacher is not None:
         teacher = model_shape(config.teacher.arch, info.num_classes, info.in_channels, "teacher.arch")
+    for i, n in enumerate(config.networks):
+        check_input_size(networks[n.name], config.data.name, info.image_size, f"networks[{i}].arch")
+    if teacher is not None:
+        check_input_size(teacher, config.data.name, info.image_size, "teacher.arch")
     shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size)
     method_cls = METHODS.get(config.method.name, "method.name")
     method_cls.check_config(config, shapes)

@@ -169,7 +169,7 @@ class Row:
 STAGELESS = "test_stageless_mlp"
 ROWS = [
     # data
-    Row("data.name unknown", lambda f: cfg(data={"name": "mnist"}), "data.name",
+    Row("data.name unknown", lambda f: cfg(data={"name": "svhn"}), "data.name",
         ("distill/registry.py", "raise unknown_name(")),
     Row("cifar10 data.root does not exist", lambda f: cfg(data={"name": "cifar10", "root": f.absent}), "data.root",
         ("distill/data/cifar.py", "does not exist; expected torchvision")),
@@ -186,6 +186,8 @@ ROWS = [
         ("distill/registry.py", "raise unknown_name(")),
     Row("teacher.arch unknown", lambda f: kd(f, arch="resnet15"), "teacher.arch",
         ("distill/registry.py", "raise unknown_name(")),
+    Row("an MLP built for 28x28 on 8x8 digits", lambda f: cfg(nets=("hintonnet_student",)), "networks[0].arch",
+        ("distill/validation.py", "is built for")),
     # the methods' check_config
     Row("dml with one network", lambda f: cfg("dml"), "networks", ("distill/methods/base.py", "needs at least")),
     Row("a one-network method with two", lambda f: cfg(ONE_NETWORK_METHOD, nets=("resnet8", "resnet8")), "networks",

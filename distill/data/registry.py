@@ -43,7 +43,7 @@ class Splits:
     val: ImageSet
     test: ImageSet
     num_classes: int
-    mean: Tuple[float, ...]          # per channel, in [0, 1] units, from the training split
+    mean: Tuple[float, ...]          # per channel, in [0, 1] units, from the training split (or the loader's)
     std: Tuple[float, ...]
     crop_padding: int                # pad-and-crop augmentation; 0 disables it
     flip: bool                       # horizontal flips are wrong for digits
@@ -69,13 +69,17 @@ def channel_stats(images: torch.Tensor):
 
 
 def load_splits(data_cfg) -> Splits:
-    """Load ``data_cfg.name`` and split it; each data set's loader returns (train, test, meta)."""
+    """Load ``data_cfg.name`` and split it; each data set's loader returns (train, test, meta).
+    Normalisation comes from the training split, unless the loader's meta fixes ``mean`` and ``std``
+    (the published constants of a reference pipeline, e.g. MNIST's 0.1307 / 0.3081)."""
     loader = DATASETS.get(data_cfg.name, "data.name")
     train, test, meta = loader(data_cfg.root)
+    meta = dict(meta)
+    fixed = meta.pop("mean", None), meta.pop("std", None)
     train, val = hold_out(train, data_cfg.val_fraction, data_cfg.split_seed)
     if data_cfg.train_limit is not None:
         train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
-    mean, std = channel_stats(train.images)
+    mean, std = (tuple(fixed[0]), tuple(fixed[1])) if fixed[0] is not None else channel_stats(train.images)
     return Splits(train=train, val=val, test=test, mean=mean, std=std, **meta)
 
 

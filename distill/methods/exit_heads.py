@@ -18,7 +18,7 @@ def check_staged(config, shapes, purpose: str, min_stages: int = 2) -> None:
 
     for i, (net, shape) in enumerate(zip(config.networks, shapes.networks.values())):
         if len(shape.stage_channels) < min_stages:
-            staged = sorted(n for n in MODELS.names() if n.startswith(("resnet", "wrn")))
+            staged = sorted(n for n in MODELS.names() if n.startswith(("resnet", "wrn", "lenet")))
             raise ConfigError(f"networks[{i}].arch",
                               f"{net.arch} has {len(shape.stage_channels)} stage(s); {purpose} needs a model with "
                               f"{min_stages} or more stages; allowed: {', '.join(staged)}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from distill.errors import ConfigError
 from distill.losses.fsp import fsp_loss
 from distill.methods.base import Method, Needs, weighted
+from distill.methods.exit_heads import check_staged
 from distill.methods.logit_terms import add_logit_terms
 from distill.methods.registry import METHODS
 from distill.methods.staged_training import first_stage_epochs
@@ -44,6 +45,7 @@ class FSP(Method):
     @classmethod
     def check_config(cls, config, shapes) -> None:
         super().check_config(config, shapes)
+        check_staged(config, shapes, "method fsp (the flow between a stage's input and output)", min_stages=1)
         teacher = stage_io_channels(shapes.teacher.stem_channels, shapes.teacher.stage_channels)
         for name, net in shapes.networks.items():
             student = stage_io_channels(net.stem_channels, net.stage_channels)

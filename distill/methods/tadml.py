@@ -25,6 +25,7 @@ from distill.adversarial.discriminator_inputs import DISC_INPUTS, build_input, i
 from distill.errors import ConfigError
 from distill.losses import NEIGHBOURHOODS, js_divergence, l1_logits, l2_logits, topology_loss, upcast
 from distill.methods.base import Method, Needs, weighted
+from distill.methods.exit_heads import check_staged
 from distill.methods.registry import METHODS
 from distill.typed_dict import field
 
@@ -71,6 +72,8 @@ class TADML(Method):
     def check_config(cls, config, shapes) -> None:
         super().check_config(config, shapes)
         p = config.method.params
+        if p.adv_weight > 0 and p.disc_input.startswith("conv4"):
+            check_staged(config, shapes, f"method.disc_input {p.disc_input} (the last stage's map)", min_stages=1)
         names = [n.name for n in config.networks]
         if p.real_peer is not None and p.real_peer not in names:
             raise ConfigError("method.real_peer", f"{p.real_peer!r} is not a network; allowed: {', '.join(names)}")

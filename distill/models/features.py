@@ -23,9 +23,14 @@ Model attributes: ``stage_channels`` (channels of each stage, in order),
 ``stem_channels``, ``embedding_dim`` and ``arch`` (the registry name, set by
 ``build_model``); they size adapters and exit heads without running the model.
 
-Every model is a ``StagedNetwork``: ``stem_forward``, ``stages`` and ``head``
-(``head_modules`` name the modules it uses), so ``ModelTail`` can lift the
-last stage and head out of a freshly built model as a branch of its own."""
+Every model with stages is a ``StagedNetwork``: ``stem_forward``, ``stages`` and
+``head`` (``head_modules`` name the modules it uses), so ``ModelTail`` can lift the
+last stage and head out of a freshly built model as a branch of its own (LeNet-5:
+an identity stem, one conv-pool-ReLU block a stage). Stageless MLPs (HintonNet)
+return ``logits``, ``embedding`` and empty stage lists only, with
+``stage_channels`` ``()``; methods that read stages reject them at validation.
+A model built for one image size sets ``input_size`` (H, W); validation rejects a
+data set of another size."""
 from typing import List, Sequence, Tuple
 
 import torch
