@@ -2,8 +2,6 @@
 with no retries left) stays failed on a plain ``--resume`` and runs again from
 its last checkpoint with ``--retry-failed``; the study then holds the failed
 attempt and the retry's result. Without ``--resume`` the flag is a usage error."""
-import glob
-import json
 import os
 import signal
 
@@ -13,7 +11,7 @@ import pytest
 
 from sweep_runner import cli, popen
 from test_platform_cli_errors import assert_usage_error
-from test_sweep_faults import experiment_of, wait_for
+from test_sweep_faults import experiment_of, first_result_while_running, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +26,7 @@ def test_failed_trial_stays_failed_then_retries_from_its_checkpoint(tmp_path):
             "--set", "train.epochs=6", "--set", "data.train_limit=600")
     driver = popen(*args)
 
-    def first_result():
-        experiment = experiment_of(storage)
-        files = glob.glob(os.path.join(experiment, "tune", "trial_*", "result.json")) if experiment else []
-        lines = [json.loads(line) for f in files for line in open(f) if line.strip()]
-        return lines[0] if lines and lines[-1]["epoch"] < 5 else None
-
-    result = wait_for(first_result, driver)
+    result = wait_for(first_result_while_running(storage), driver)
     os.kill(result["worker_pid"], signal.SIGKILL)        # no retries left: the trial ends in an error
     driver.communicate(timeout=300)
     (row,) = rows_of(storage)

@@ -38,6 +38,16 @@ def wait_for(predicate, driver, seconds=300):
     raise AssertionError("timed out")
 
 
+def first_result_while_running(storage, before_epoch=5):
+    """The first epoch's result of the sweep's one trial, while it is still before ``before_epoch``."""
+    def probe():
+        experiment = experiment_of(storage)
+        files = glob.glob(os.path.join(experiment, "tune", "trial_*", "result.json")) if experiment else []
+        lines = [json.loads(line) for f in files for line in open(f) if line.strip()]
+        return lines[0] if lines and lines[-1]["epoch"] < before_epoch else None
+    return probe
+
+
 @pytest.mark.parametrize("kill_after_rows", [0, 2])
 def test_driver_killed_then_resumed(tmp_path, kill_after_rows):
     storage = str(tmp_path / "exp")
@@ -78,13 +88,7 @@ def test_dead_worker_is_retried_from_its_checkpoint(tmp_path):
     driver = popen("platform.sweep", "dml_smoke", "--trials", "1", "--storage", storage, "--max-failures", "1",
                    "--set", "train.epochs=6", "--set", "data.train_limit=600")
 
-    def first_result():
-        experiment = experiment_of(storage)
-        files = glob.glob(os.path.join(experiment, "tune", "trial_*", "result.json")) if experiment else []
-        lines = [json.loads(line) for f in files for line in open(f) if line.strip()]
-        return lines[0] if lines and lines[-1]["epoch"] < 5 else None
-
-    result = wait_for(first_result, driver)
+    result = wait_for(first_result_while_running(storage), driver)
     os.kill(result["worker_pid"], signal.SIGKILL)          # the trial's worker dies (OOM killer, lost node)
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, output[-3000:]
