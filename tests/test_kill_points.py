@@ -72,7 +72,8 @@ def test_enqueued_points_survive_random_kills(tmp_path):
             time.sleep(0.05)
         if driver.poll() is None:
             kill_session(driver)
-    final = cli(*ARGS, "--storage", storage, "--resume", timeout=900)
+    # every kill may have come before the experiment folder existed (a slow start): then start it now
+    final = cli(*ARGS, "--storage", storage, *(("--resume",) if experiment_of(storage) else ()), timeout=900)
     assert final.returncode == 0, f"seed {SEED} moments {moments}\n" + final.stdout[-3000:] + final.stderr[-2000:]
     experiment = experiment_of(storage)
     rows = pq.read_table(os.path.join(experiment, "trials.parquet")).to_pylist()
