@@ -11,6 +11,9 @@ DATASETS: Registry = Registry("data set")
 DATA_CHECKS: Registry = Registry("data check")
 # What validation needs to know of a data set without loading it.
 DATA_INFO: Registry = Registry("data set")
+# How a data set's validation split is held out of train: name -> fn(train: ImageSet, data_cfg) -> (train, val).
+# Data sets without one use ``hold_out`` (random images); retrieval sets hold out whole identities.
+VAL_SPLITTERS: Registry = Registry("validation splitter")
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class DataInfo:
     num_classes: int
     in_channels: int
     image_size: Tuple[int, int]      # (H, W) of one image as the networks see it
+    task: str = "classification"     # "retrieval": val/test labels are person ids, extras hold camera/query
 
 
 @dataclass
@@ -76,7 +80,10 @@ def load_splits(data_cfg) -> Splits:
     train, test, meta = loader(data_cfg.root)
     meta = dict(meta)
     fixed = meta.pop("mean", None), meta.pop("std", None)
-    train, val = hold_out(train, data_cfg.val_fraction, data_cfg.split_seed)
+    if data_cfg.name in VAL_SPLITTERS:
+        train, val = VAL_SPLITTERS.get(data_cfg.name)(train, data_cfg)
+    else:
+        train, val = hold_out(train, data_cfg.val_fraction, data_cfg.split_seed)
     if data_cfg.train_limit is not None:
         train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
     mean, std = (tuple(fixed[0]), tuple(fixed[1])) if fixed[0] is not None else channel_stats(train.images)
