@@ -30,6 +30,12 @@ class NetworkConfig:
     name: str
     arch: str
     checkpoint: Optional[str] = None     # initial weights (a teacher's are required)
+    # backbone weights from a state dict file (ImageNet); the classifier keeps its initialisation and
+    # ``checkpoint``, if given, wins (``distill/models/pretrained.py``)
+    pretrained: Optional[str] = None
+    # weight of the auxiliary heads' cross-entropy (``distill/methods/auxiliary.py``); None: 0.4 for
+    # a network with auxiliary heads (DML's InceptionV1), ignored for one without
+    aux_weight: Optional[float] = field(None, ge=0.0)
 
 
 @dataclass

@@ -44,7 +44,8 @@ def _usable_outside_inference(value):
 class StepEngine:
     def __init__(self, networks: Dict[str, nn.Module], teacher: Optional[nn.Module],
                  optimizers: Dict[str, torch.optim.Optimizer], amp_dtype, device: torch.device,
-                 teacher_taps=("logits",), teacher_grad: bool = False):
+                 teacher_taps=("logits",), teacher_grad: bool = False,
+                 aux_weights: Optional[Dict[str, float]] = None):
         self.networks = networks
         self.teacher = teacher
         self.optimizers = optimizers
@@ -52,6 +53,8 @@ class StepEngine:
         self.device = device
         self.teacher_taps = tuple(teacher_taps)
         self.teacher_grad = teacher_grad
+        # per network: the weight of its auxiliary heads' loss (``distill/methods/auxiliary.py``); absent: none
+        self.aux_weights: Dict[str, float] = dict(aux_weights or {})
         self.last_total: Optional[torch.Tensor] = None
 
     def autocast(self):

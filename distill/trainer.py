@@ -19,9 +19,11 @@ from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
 from distill.evaluators import MAX, TopOneAccuracy
 from distill.methods import METHODS
+from distill.methods.auxiliary import aux_weight_for
 from distill.methods.context import MethodContext
 from distill.methods.optimized import check_every_parameter_optimized
 from distill.models import build_model, count_parameters
+from distill.models.pretrained import load_pretrained
 from distill.runtime import autocast_dtype, configure, resolve_device, rng_state, set_rng_state
 from distill.schedules import build_optimizer, build_schedule
 from distill.step_engine import StepEngine
@@ -53,6 +55,8 @@ class Trainer:
         self.networks: Dict[str, torch.nn.Module] = {}
         for i, net_cfg in enumerate(config.networks):
             net = build_model(net_cfg.arch, num_classes, in_channels, f"networks[{i}].arch")
+            if net_cfg.pretrained:   # backbone first: a checkpoint, if given, overwrites it
+                load_pretrained(net, net_cfg.pretrained, f"networks[{i}].pretrained")
             if net_cfg.checkpoint:
                 net.load_state_dict(load_checked_weights(net_cfg.checkpoint, net_cfg.name, net_cfg.arch, num_classes,
                                                          in_channels, f"networks[{i}].checkpoint"))
@@ -84,7 +88,9 @@ class Trainer:
         self.schedules = {n: build_schedule(opt, config.optim, config.train.epochs) for n, opt in self.optimizers.items()}
         check_every_parameter_optimized(self.method, list(self.optimizers.values()) + list(self.method.optimizers.values()))
         self.engine = StepEngine(self.networks, self.teacher, self.optimizers, self.amp_dtype, self.device,
-                                 method_cls.needs.teacher_taps, method_cls.needs.teacher_grad)
+                                 method_cls.needs.teacher_taps, method_cls.needs.teacher_grad,
+                                 aux_weights={n.name: aux_weight_for(self.networks[n.name], n.aux_weight)
+                                              for n in config.networks})
         self.evaluators = [TopOneAccuracy(list(self.networks))] + list(self.method.evaluators())
         self.val_set = self.splits.val.to(self.device)
         self.test_set = self.splits.test.to(self.device)

@@ -163,6 +163,11 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     check_metrics(config, shapes, metrics)
     if check_files:
         for i, net in enumerate(config.networks):
+            if net.pretrained:
+                from distill.models.pretrained import check_pretrained
+
+                check_pretrained(net.pretrained, net.arch, info.num_classes, info.in_channels,
+                                 f"networks[{i}].pretrained")
             if net.checkpoint:
                 load_checked_weights(net.checkpoint, net.name, net.arch, info.num_classes, info.in_channels,
                                      f"networks[{i}].checkpoint")

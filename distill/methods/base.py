@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from distill.errors import ConfigError
+from distill.methods.auxiliary import aux_terms
 from distill.methods.context import LOGITS_ONLY, Batch, DataNeeds, MethodContext, Needs
 
 __all__ = ["Batch", "DataNeeds", "Method", "MethodContext", "Needs", "weighted"]
@@ -140,7 +141,9 @@ class Method(nn.Module):
         with engine.autocast():
             teacher_out = engine.run_teacher(batch.images, self.teacher_taps()) if self.wants_teacher() else None
             outputs = engine.run_networks(batch.images, self.wants_features())
-            terms = self.losses(batch, outputs, teacher_out)
+            # the auxiliary heads of this forward, taken before a loss could run a network again
+            aux = aux_terms(engine.networks, batch.labels, engine.aux_weights)
+            terms = {**self.losses(batch, outputs, teacher_out), **aux}
         engine.optimize_networks(terms)
         extra = self.after_step(batch, outputs, teacher_out)
         return {**terms, **extra}
