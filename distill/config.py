@@ -23,6 +23,9 @@ class DataConfig:
     augment: bool = True
     classes_per_batch: Optional[int] = field(None, ge=1)  # K classes x B/K images per batch (TADML's K)
     train_limit: Optional[int] = field(None, ge=1)      # use only the first N training images (tests)
+    # evaluate on each image and its horizontal mirror and average the embeddings before
+    # normalising (re-id practice); only for tasks whose evaluator takes flipped outputs (retrieval)
+    eval_flip: bool = False
 
 
 @dataclass

@@ -17,7 +17,7 @@ from distill.config import ExperimentConfig, config_to_dict
 from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
-from distill.evaluators import MAX, TopOneAccuracy
+from distill.evaluators import MAX, TASKS, TopOneAccuracy
 from distill.methods import METHODS
 from distill.methods.auxiliary import aux_weight_for
 from distill.methods.context import MethodContext
@@ -91,7 +91,9 @@ class Trainer:
                                  method_cls.needs.teacher_taps, method_cls.needs.teacher_grad,
                                  aux_weights={n.name: aux_weight_for(self.networks[n.name], n.aux_weight)
                                               for n in config.networks})
-        self.evaluators = [TopOneAccuracy(list(self.networks))] + list(self.method.evaluators())
+        # the data set's task decides the default evaluator and the metric the aggregate lines summarise
+        self.task = TASKS.get(self.shapes.task)
+        self.evaluators = [self.task.build(list(self.networks))] + list(self.method.evaluators())
         self.val_set = self.splits.val.to(self.device)
         self.test_set = self.splits.test.to(self.device)
         self.epoch = 0
@@ -153,14 +155,21 @@ class Trainer:
             net.eval()
         self.method.eval()
         features = any(e.wants_features for e in self.evaluators)
+        # flip averaging: the networks also see each image mirrored, for the evaluators that take it
+        flip = self.config.data.eval_flip and any(e.wants_flipped for e in self.evaluators)
         for evaluator in self.evaluators:
             evaluator.reset()
         for images, labels, extras in eval_batches(data, self.config.data.eval_batch_size, self.normalize, self.device,
                                                    with_extras=True):
             with self.engine.autocast():
                 outputs = self.engine.run_networks(images, features)
+                flipped = self.engine.run_networks(images.flip(3).contiguous(memory_format=self.memory_format),
+                                                   features) if flip else None
             for evaluator in self.evaluators:
-                evaluator.update(outputs, labels, extras)
+                if flipped is not None and evaluator.wants_flipped:
+                    evaluator.update(outputs, labels, extras, flipped=flipped)
+                else:
+                    evaluator.update(outputs, labels, extras)
         results: Dict[str, float] = {}
         for evaluator in self.evaluators:
             results.update(evaluator.result())
@@ -180,10 +189,11 @@ class Trainer:
             metrics[best] = value if earlier is None else better(value, earlier)
         for name, net in self.networks.items():
             metrics[f"params.{name}"] = count_parameters(net) / 1e6   # millions: a second objective
-        accs = [metrics[f"val_acc.{name}"] for name in self.networks]
-        metrics["val_acc.mean"] = sum(accs) / len(accs)
-        metrics["val_acc.max"] = max(accs)
-        metrics["best_val_acc.max"] = max(metrics[f"best_val_acc.{n}"] for n in self.networks)
+        primary = self.task.primary   # acc (classification), map (retrieval)
+        values = [metrics[f"val_{primary}.{name}"] for name in self.networks]
+        metrics[f"val_{primary}.mean"] = sum(values) / len(values)
+        metrics[f"val_{primary}.max"] = max(values)
+        metrics[f"best_val_{primary}.max"] = max(metrics[f"best_val_{primary}.{n}"] for n in self.networks)
         if self.epoch == self.config.train.epochs and self.config.train.eval_test:
             for name, value in self.evaluate(self.test_set).items():
                 metrics[f"test_{name}"] = value

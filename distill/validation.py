@@ -32,6 +32,7 @@ class ModelShapes:
     num_classes: int
     in_channels: int
     image_size: Tuple[int, int]
+    task: str = "classification"   # the data set's (``DataInfo.task``): what its evaluation splits score
 
 
 def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
@@ -108,13 +109,48 @@ REPORTED_SPLITS = ("val_", "best_val_", "test_")
 
 def reported_metrics(config, shapes: ModelShapes) -> List[str]:
     """Every metric name a run of ``config`` reports each epoch (what a sweep may select on)."""
+    from distill.evaluators.tasks import TASKS
     from distill.methods import METHODS
 
     method_cls = METHODS.get(config.method.name, "method.name")
-    evaluated = [f"{kind}.{name}" for name in shapes.networks for kind in ("acc", "loss")]
+    task = TASKS.get(shapes.task)
+    evaluated = task.metric_names(list(shapes.networks))
     evaluated += method_cls.metric_names(config.method.params, shapes)
     out = [split + name for name in evaluated for split in REPORTED_SPLITS]
-    return out + ["val_acc.mean", "val_acc.max", "best_val_acc.max"] + [f"params.{name}" for name in shapes.networks]
+    aggregates = [f"val_{task.primary}.mean", f"val_{task.primary}.max", f"best_val_{task.primary}.max"]
+    return out + aggregates + [f"params.{name}" for name in shapes.networks]
+
+
+def check_task(config, shapes: ModelShapes, method_cls) -> None:
+    """What the run evaluates fits the data set's task (``distill/evaluators/tasks.py``): a method's
+    own metrics need the labels they score (exit accuracy needs classes, not person ids), flip
+    averaging needs an evaluator that takes flipped outputs, and no network name may make the
+    task's evaluator report one metric name twice (a network called ``concat`` beside the
+    retrieval evaluator's ``concat`` of all networks)."""
+    from distill.data import DATA_INFO
+    from distill.evaluators.tasks import TASKS, tasks_of_kind
+
+    task, data = TASKS.get(shapes.task), config.data.name
+    # a kind no task's evaluator reports (DAFL's ``agreement``) is the method's own business
+    foreign = [m for m in method_cls.metric_names(config.method.params, shapes)
+               if m.split(".", 1)[0] not in task.evaluator.kinds and tasks_of_kind(m.split(".", 1)[0])]
+    if foreign:
+        tasks = tasks_of_kind(foreign[0].split(".", 1)[0])
+        fitting = [n for n in DATA_INFO.names() if DATA_INFO.get(n).task in tasks]
+        raise ConfigError("method.name", f"method {config.method.name} reports {foreign[0]}, a {' or '.join(tasks)} "
+                                         f"metric, but data set {data} is a {shapes.task} task; allowed: a "
+                                         f"{' or '.join(tasks)} data set ({', '.join(fitting)}), or a method "
+                                         f"without metrics of its own")
+    if config.data.eval_flip and not task.evaluator.wants_flipped:
+        fitting = [n for n in DATA_INFO.names() if TASKS.get(DATA_INFO.get(n).task).evaluator.wants_flipped]
+        raise ConfigError("data.eval_flip", f"data set {data} is a {shapes.task} task, whose evaluator averages "
+                                            f"no flipped outputs; allowed: false, or a data set whose task does "
+                                            f"({', '.join(fitting) or 'none registered'})")
+    names = task.metric_names(list(shapes.networks))
+    twice = [n for n in names if names.count(n) > 1]
+    if twice:
+        raise ConfigError("networks", f"network name {twice[0].split('.', 1)[1]} would make the {shapes.task} "
+                                      f"evaluator report {twice[0]} twice; allowed: any other name")
 
 
 def check_metrics(config, shapes: ModelShapes, metrics: Sequence[str], field: str = "metric") -> None:
@@ -124,7 +160,8 @@ def check_metrics(config, shapes: ModelShapes, metrics: Sequence[str], field: st
         if metric not in known:
             selectable = [m for m in known if m.startswith("val_")] + [m for m in known if m.startswith("params.")]
             raise ConfigError(field, f"{metric} is not reported by method {config.method.name} on "
-                                     f"{', '.join(n.arch for n in config.networks)}; allowed: {', '.join(selectable)}")
+                                     f"{', '.join(n.arch for n in config.networks)} with data set "
+                                     f"{config.data.name} ({shapes.task}); allowed: {', '.join(selectable)}")
 
 
 def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = False,
@@ -157,9 +194,10 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
         check_input_size(networks[n.name], config.data.name, info.image_size, f"networks[{i}].arch")
     if teacher is not None:
         check_input_size(teacher, config.data.name, info.image_size, "teacher.arch")
-    shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size)
+    shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size, info.task)
     method_cls = METHODS.get(config.method.name, "method.name")
     method_cls.check_config(config, shapes)
+    check_task(config, shapes, method_cls)
     check_metrics(config, shapes, metrics)
     if check_files:
         for i, net in enumerate(config.networks):

@@ -34,6 +34,7 @@ import pytest
 import torch
 
 import test_method_checks  # noqa: F401  (registers the stageless model test_stageless_mlp)
+import test_retrieval_eval  # noqa: F401  (registers the retrieval data set test_retrieval_tiny)
 from distill.checkpoint import save_checkpoint
 from distill.config import config_from_dict
 from distill.errors import ConfigError
@@ -167,6 +168,7 @@ class Row:
 
 
 STAGELESS = "test_stageless_mlp"
+RETRIEVAL = test_retrieval_eval.TINY
 ROWS = [
     # data
     Row("data.name unknown", lambda f: cfg(data={"name": "svhn"}), "data.name",
@@ -237,6 +239,17 @@ ROWS = [
         metrics=("val_acc.net0.exit1",)),
     Row("metric of an exit that does not exist", lambda f: cfg("byot"), "metric",
         ("distill/validation.py", "is not reported by method"), metrics=("val_acc.net0", "val_acc.net0.exit4")),
+    # the data set's task (retrieval: person ids, cameras, query flags)
+    Row("a classification metric on retrieval data", lambda f: cfg(data={"name": RETRIEVAL}), "metric",
+        ("distill/validation.py", "is not reported by method"), metrics=("val_acc.net0",)),
+    Row("exit accuracy on retrieval data", lambda f: cfg("byot", data={"name": RETRIEVAL}), "method.name",
+        ("distill/validation.py", "without metrics of its own")),
+    Row("flip averaging on classification data", lambda f: cfg(data={"eval_flip": True}), "data.eval_flip",
+        ("distill/validation.py", "whose evaluator averages")),
+    Row("a network named concat on retrieval data",
+        lambda f: cfg("dml", nets=[{"name": "net0", "arch": "resnet8"}, {"name": "concat", "arch": "resnet8"}],
+                      data={"name": RETRIEVAL}),
+        "networks", ("distill/validation.py", "twice; allowed: any other name")),
     # checkpoints
     Row("networks[0].checkpoint a text file", lambda f: cfg(nets=[{"name": "net0", "arch": "resnet8",
                                                                    "checkpoint": f.text}]),

@@ -8,9 +8,15 @@ from distill.evaluators.base import MAX, MIN, Evaluator
 
 
 class TopOneAccuracy(Evaluator):
+    kinds = ("acc", "loss")
+
     def __init__(self, network_names: List[str]):
         self.names = list(network_names)
         self.reset()
+
+    @staticmethod
+    def names_for(network_names: List[str]) -> List[str]:
+        return [f"{kind}.{name}" for name in network_names for kind in ("acc", "loss")]
 
     def directions(self) -> Dict[str, str]:
         out = {}
