@@ -26,6 +26,9 @@ class DataConfig:
     # evaluate on each image and its horizontal mirror and average the embeddings before
     # normalising (re-id practice); only for tasks whose evaluator takes flipped outputs (retrieval)
     eval_flip: bool = False
+    # a transfer set: another data set whose training images (never its labels) make the training
+    # batches, e.g. USPS for an MNIST teacher (DAFL's "alternative data"); val and test stay this data set's
+    transfer: Optional[str] = None
 
 
 @dataclass
@@ -43,6 +46,7 @@ class NetworkConfig:
 
 @dataclass
 class OptimConfig:
+    name: str = field("sgd", choices=("sgd", "adam"))
     lr: float = field(0.1, gt=0.0)
     momentum: float = field(0.9, ge=0.0, le=1.0)
     weight_decay: float = field(5e-4, ge=0.0)

@@ -1,9 +1,10 @@
-"""Learning-rate schedules, stepped once per epoch."""
+"""Optimisers (``optim.name``) and learning-rate schedules (``optim.schedule``), stepped once per epoch."""
 import torch
 
 from distill.registry import Registry
 
 SCHEDULES: Registry = Registry("optim.schedule")
+OPTIMIZERS: Registry = Registry("optim.name")
 
 
 @SCHEDULES.register("step")
@@ -21,8 +22,8 @@ def constant_schedule(optimizer, optim_cfg, epochs):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
 
-def build_optimizer(parameters, optim_cfg):
-    params = list(parameters)
+@OPTIMIZERS.register("sgd")
+def sgd(params, optim_cfg):
     # The fused kernel does weight decay, momentum and the update in one pass per tensor
     # (the default on CPU is 3-4 separate element-wise ops per tensor; on CUDA, a few
     # multi-tensor launches): the same update rule, deterministic, equal to the unfused
@@ -38,6 +39,17 @@ def build_optimizer(parameters, optim_cfg):
         for p in params:
             optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
     return optimizer
+
+
+@OPTIMIZERS.register("adam")
+def adam(params, optim_cfg):
+    """Adam with torch's default betas (DAFL's MNIST student and generator); ``momentum`` and
+    ``nesterov`` do not apply; ``weight_decay`` is Adam's L2 term (0 in DAFL's recipe)."""
+    return torch.optim.Adam(params, lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
+
+
+def build_optimizer(parameters, optim_cfg):
+    return OPTIMIZERS.get(optim_cfg.name, "optim.name")(list(parameters), optim_cfg)
 
 
 def build_schedule(optimizer, optim_cfg, epochs):

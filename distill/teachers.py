@@ -56,6 +56,7 @@ def teacher_training_config(config) -> dict:
     raw = copy.deepcopy(_as_dict(config))
     teacher = raw.pop("teacher")
     raw["method"] = {"name": "independent"}
+    raw.get("data", {}).pop("transfer", None)   # a teacher learns its own task's data, never a transfer set
     raw["networks"] = [{"name": teacher.get("name", "teacher"), "arch": teacher["arch"]}]
     if teacher.get("optim"):
         raw["optim"] = teacher["optim"]

@@ -17,6 +17,7 @@ from distill.config import ExperimentConfig, config_to_dict
 from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
+from distill.data.transfer import transfer_images
 from distill.evaluators import MAX, TASKS, TopOneAccuracy
 from distill.methods import METHODS
 from distill.methods.auxiliary import aux_weight_for
@@ -30,6 +31,7 @@ from distill.step_engine import StepEngine
 from distill.validation import load_checked_weights, teacher_checkpoint, validate_run
 
 METRICS_FILE = "metrics.jsonl"
+TEACHER_METRIC_NAME = "teacher"   # test_acc.teacher
 CONFIG_FILE = "config.yaml"
 
 
@@ -66,8 +68,11 @@ class Trainer:
         self.data_generator = torch.Generator().manual_seed(config.seed)
         self.normalize = Normalizer(self.splits.mean, self.splits.std, self.device, config.train.channels_last)
         sampler, _ = sampler_for(data_needs, config.data)
+        # a data-free method holds no training image; a transfer set replaces the split's images
+        train_images = None if not data_needs.real_data else (
+            transfer_images(config.data) if config.data.transfer else self.splits.train)
         self.train_batches = TrainBatches(
-            self.splits.train if data_needs.real_data else None, config.data.batch_size, self.normalize, self.device,
+            train_images, config.data.batch_size, self.normalize, self.device,
             self.splits.crop_padding, self.splits.flip, config.data.augment, self.data_generator, sampler=sampler,
             classes_per_batch=config.data.classes_per_batch, num_classes=num_classes, views=data_needs.views,
             iterations=data_needs.iterations_per_epoch)
@@ -80,8 +85,10 @@ class Trainer:
             embedding_dims["teacher"] = self.shapes.teacher.embedding_dim
         context = MethodContext(networks=self.networks, teacher=self.teacher, num_classes=num_classes,
                                 input_shape=image_shape, stage_channels=stage_channels, embedding_dims=embedding_dims,
-                                train_size=len(self.splits.train), epochs=config.train.epochs,
-                                steps_per_epoch=len(self.train_batches), device=self.device)
+                                train_size=len(train_images) if train_images is not None else 0,
+                                epochs=config.train.epochs,
+                                steps_per_epoch=len(self.train_batches), device=self.device,
+                                batch_size=self.train_batches.batch_size, seed=config.seed)
         self.method = method_cls(config.method.params, context).to(self.device)
         self.optimizers = {n: build_optimizer(list(net.parameters()) + self.method.parameters_trained_with(n), config.optim)
                            for n, net in self.networks.items()}
@@ -175,6 +182,20 @@ class Trainer:
             results.update(evaluator.result())
         return results
 
+    @torch.inference_mode()
+    def evaluate_teacher(self, data) -> Dict[str, float]:
+        """The teacher's score by the task's own evaluator (``acc.teacher``, ``map.teacher``): it is
+        frozen, so once, on the test split."""
+        evaluator = self.task.build([TEACHER_METRIC_NAME])
+        features = evaluator.wants_features
+        evaluator.reset()
+        for images, labels, extras in eval_batches(data, self.config.data.eval_batch_size, self.normalize,
+                                                   self.device, with_extras=True):
+            with self.engine.autocast():
+                out = self.engine.forward(self.teacher, images, features)
+            evaluator.update({TEACHER_METRIC_NAME: out}, labels, extras)
+        return evaluator.result()
+
     # -- epochs, checkpoints, resume -----------------------------------------
     def _epoch_metrics(self, train_terms: Dict[str, float], lr: float, seconds: float) -> dict:
         metrics = {"epoch": self.epoch, "epochs_planned": self.config.train.epochs, "lr": lr,
@@ -197,6 +218,9 @@ class Trainer:
         if self.epoch == self.config.train.epochs and self.config.train.eval_test:
             for name, value in self.evaluate(self.test_set).items():
                 metrics[f"test_{name}"] = value
+            if self.teacher is not None:   # the frozen teacher's own score, the row tables print above its students
+                for name, value in self.evaluate_teacher(self.test_set).items():
+                    metrics[f"test_{name}"] = value
         return metrics
 
     def state(self) -> dict:

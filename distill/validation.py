@@ -117,6 +117,8 @@ def reported_metrics(config, shapes: ModelShapes) -> List[str]:
     evaluated = task.metric_names(list(shapes.networks))
     evaluated += method_cls.metric_names(config.method.params, shapes)
     out = [split + name for name in evaluated for split in REPORTED_SPLITS]
+    if config.teacher is not None:   # the frozen teacher, scored once at the end
+        out += [f"test_{name}" for name in task.metric_names(["teacher"])]
     aggregates = [f"val_{task.primary}.mean", f"val_{task.primary}.max", f"best_val_{task.primary}.max"]
     return out + aggregates + [f"params.{name}" for name in shapes.networks]
 
@@ -174,6 +176,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     ``metrics``: the names a sweep selects on; each must be one the run reports."""
     from distill.data import DATA_INFO, DATASETS, check_data
     from distill.data.class_balanced import check_classes_per_batch
+    from distill.data.transfer import check_transfer
     from distill.methods import METHODS
 
     DATASETS.get(config.data.name, "data.name")
@@ -198,6 +201,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     method_cls = METHODS.get(config.method.name, "method.name")
     method_cls.check_config(config, shapes)
     check_task(config, shapes, method_cls)
+    check_transfer(config.data, method_cls.data_needs(config.method.params), config.method.name)
     check_metrics(config, shapes, metrics)
     if check_files:
         for i, net in enumerate(config.networks):

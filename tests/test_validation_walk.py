@@ -47,7 +47,8 @@ from distill.validation import validate_run
 from platform.experiment_run import check_trial_configs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCANNED = ["distill/validation.py", "distill/trainer.py", "distill/checkpoint.py", "distill/teachers.py"] + sorted(
+SCANNED = ["distill/validation.py", "distill/trainer.py", "distill/checkpoint.py", "distill/teachers.py",
+           "distill/data/transfer.py"] + sorted(
     os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "distill", "methods", "*.py")))
 # raise statements the driver leaves to a later moment by design: (file, fragment) -> why
 EXEMPT = {
@@ -296,6 +297,22 @@ ROWS = [
         "method.disc_structure", ("distill/adversarial/discriminator.py", "if not match:")),
     Row("no networks", lambda f: cfg(nets=()), "networks", ("distill/config.py", "at least one network")),
     Row("method.name unknown", lambda f: cfg("kdd"), "method.name", ("distill/registry.py", "raise unknown_name(")),
+    # data-free learning and the transfer set
+    Row("dafl without a teacher", lambda f: cfg("dafl"), "teacher", ("distill/methods/dafl.py", "needs a trained teacher")),
+    Row("dafl on non-square images", lambda f: cfg("dafl", teacher={"arch": "resnet14", "checkpoint": f.resnet14},
+                                                   data={"name": "market1501_smoke"}),
+        "data.name", ("distill/methods/dafl.py", "makes square images")),
+    Row("dafl generator size against the teacher's input",
+        lambda f: cfg({"name": "dafl", "image_size": 32}, teacher={"arch": "resnet14", "checkpoint": f.resnet14}),
+        "method.image_size", ("distill/methods/dafl.py", "do not fit")),
+    Row("transfer set of another image size", lambda f: dict(kd(f), data={"name": "digits", "transfer": "usps"}),
+        "data.transfer", ("distill/data/transfer.py", "images, {data_cfg.name}")),
+    Row("transfer set for a method without real data",
+        lambda f: cfg("dafl", teacher={"arch": "resnet14", "checkpoint": f.resnet14},
+                      data={"name": "digits", "transfer": "digits"}),
+        "data.transfer", ("distill/data/transfer.py", "reads no training images")),
+    Row("transfer set for a method reading labels", lambda f: cfg(data={"name": "digits", "transfer": "digits"}),
+        "data.transfer", ("distill/data/transfer.py", "reads the training labels")),
 ]
 
 

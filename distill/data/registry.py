@@ -54,7 +54,7 @@ class Splits:
 
     @property
     def in_channels(self) -> int:
-        return self.train.images.shape[1]
+        return self.val.images.shape[1]   # not train: a data-free run never touches the training split
 
 
 def hold_out(train: ImageSet, fraction: float, seed: int) -> Tuple[ImageSet, ImageSet]:
@@ -92,5 +92,6 @@ def load_splits(data_cfg) -> Splits:
 
 def check_data(data_cfg) -> None:
     DATASETS.get(data_cfg.name, "data.name")
-    if data_cfg.name in DATA_CHECKS:
-        DATA_CHECKS.get(data_cfg.name)(data_cfg.root)
+    for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
+        if name and name in DATA_CHECKS:
+            DATA_CHECKS.get(name)(data_cfg.root)

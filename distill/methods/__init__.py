@@ -7,6 +7,7 @@ from distill.methods.registry import METHODS
 from distill.methods import independent, kd, dml, tadml  # noqa: F401  (registers)
 from distill.methods import at, sp, fitnet, fsp, snn_mimic, anc, tsanc, ksanc, hksanc  # noqa: F401
 from distill.methods import byot, scd, sad, cs_kd, ddgsd, one  # noqa: F401  (self-distillation)
+from distill.methods import dafl  # noqa: F401  (data-free)
 from distill.methods import darkrank, similarity_l2  # noqa: F401  (metric learning)
 
 __all__ = ["METHODS", "DataNeeds", "Method", "Needs"]

@@ -37,11 +37,14 @@ class DataNeeds:
     ``pairs``: a partner per sample drawn by a named rule (``same_class`` for CS-KD).
     ``real_data``: false for data-free methods: no training image is ever read and
     each batch is empty (the method makes its own inputs).
-    ``iterations_per_epoch``: steps per epoch when there is no real data to count."""
+    ``iterations_per_epoch``: steps per epoch when there is no real data to count.
+    ``labels``: whether a term reads the batch's labels (a cross-entropy); a method that
+    learns from a teacher alone says no, and may then train on a transfer set."""
     views: int = 1
     pairs: Optional[str] = None
     real_data: bool = True
     iterations_per_epoch: Optional[int] = None
+    labels: bool = True
 
 
 @dataclass
@@ -56,6 +59,8 @@ class MethodContext:
     epochs: int
     steps_per_epoch: int
     device: torch.device = torch.device("cpu")
+    batch_size: int = 0                            # images per training batch (data.batch_size)
+    seed: int = 0                                  # the run's seed: a method's own random stream (a generator's noise)
 
     @property
     def network_names(self) -> List[str]:
@@ -64,7 +69,8 @@ class MethodContext:
 
 def context_for(networks: Dict[str, nn.Module], num_classes: int, teacher: Optional[nn.Module] = None,
                 input_shape: Tuple[int, int, int] = (3, 32, 32), train_size: int = 0, epochs: int = 1,
-                steps_per_epoch: int = 1, device: Optional[torch.device] = None) -> MethodContext:
+                steps_per_epoch: int = 1, device: Optional[torch.device] = None, batch_size: int = 0,
+                seed: int = 0) -> MethodContext:
     """A context read off built modules (for code that builds a method outside the
     trainer: tests, notebooks); the trainer fills the same fields from the run."""
     nets = dict(networks)
@@ -73,4 +79,5 @@ def context_for(networks: Dict[str, nn.Module], num_classes: int, teacher: Optio
         networks=nets, teacher=teacher, num_classes=num_classes, input_shape=input_shape,
         stage_channels={k: tuple(getattr(m, "stage_channels", ())) for k, m in members.items()},
         embedding_dims={k: int(getattr(m, "embedding_dim", 0)) for k, m in members.items()},
-        train_size=train_size, epochs=epochs, steps_per_epoch=steps_per_epoch, device=device or torch.device("cpu"))
+        train_size=train_size, epochs=epochs, steps_per_epoch=steps_per_epoch, device=device or torch.device("cpu"),
+        batch_size=batch_size, seed=seed)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from distill.losses import soft_kl, upcast
-from distill.methods.base import Method, Needs, weighted
+from distill.methods.base import DataNeeds, Method, Needs, weighted
 from distill.methods.registry import METHODS
 from distill.typed_dict import field
 
@@ -19,6 +19,10 @@ class KnowledgeDistillation(Method):
 
     needs = Needs(teacher=True, min_networks=1)
     term_weights = {"kd": "alpha"}
+
+    @classmethod
+    def data_needs(cls, params) -> DataNeeds:
+        return DataNeeds(labels=params.alpha < 1.0)   # alpha 1: the teacher alone (a transfer set is allowed)
 
     def losses(self, batch, outputs, teacher_output):
         p = self.params
