@@ -112,6 +112,7 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
 
 
 def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional[str] = None):
+    from platform.generated_report import generated_report, uses_dafl
     from search_spaces import load_sweep
 
     meta = read_meta(experiment_dir)
@@ -123,8 +124,15 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
     os.makedirs(out_dir, exist_ok=True)
     is_table = spec.table is not None and (meta.get("kind") == "ablation" or spec.sampler == "grid")
     if is_table:
-        return table_report(spec, meta, rows, out_dir, latex, metric)
-    return search_report(spec, meta, rows, experiment_dir, out_dir)
+        text, written = table_report(spec, meta, rows, out_dir, latex, metric)
+    else:
+        text, written = search_report(spec, meta, rows, experiment_dir, out_dir)
+    if uses_dafl(rows):   # a data-free method's user wants to see what its generator makes
+        table = spec.table if is_table else None
+        generated, files = generated_report(experiment_dir, rows, out_dir, table and table.rows,
+                                            table and table.columns, spec.primary_metric, spec.primary_mode)
+        text, written = f"{text}\n\n{generated}", written + files
+    return text, written
 
 
 def main(argv=None) -> None:
