@@ -70,6 +70,9 @@ class TeacherConfig:
     # the teacher's own optimiser recipe; None: the run's. The sweep driver pins it to the
     # sweep's recipe, so a search over optim.lr does not ask for one teacher per trial.
     optim: Optional[OptimConfig] = None
+    # the teacher's own batch size; None: the run's (data.batch_size). Pinned when a sweep's rows
+    # differ in batch size but share one teacher (DAFL: 512 generated images, 64 real ones)
+    batch_size: Optional[int] = field(None, ge=1)
 
 
 @dataclass

@@ -33,6 +33,7 @@ def teacher_key(config) -> str:
     the method, the run's own seed or where it writes."""
     raw = _as_dict(config)
     teacher, data, train = raw["teacher"], raw.get("data", {}), raw.get("train", {})
+    data = {**data, "batch_size": teacher.get("batch_size") or data.get("batch_size")}
     what = {"arch": teacher["arch"], "seed": teacher.get("seed", 0), "epochs": teacher.get("epochs"),
             "data": {k: data.get(k) for k in DATA_FIELDS}, "optim": teacher.get("optim") or raw.get("optim", {}),
             "train": {k: train.get(k) for k in TRAIN_FIELDS}}
@@ -57,6 +58,8 @@ def teacher_training_config(config) -> dict:
     teacher = raw.pop("teacher")
     raw["method"] = {"name": "independent"}
     raw.get("data", {}).pop("transfer", None)   # a teacher learns its own task's data, never a transfer set
+    if teacher.get("batch_size"):
+        raw.setdefault("data", {})["batch_size"] = teacher["batch_size"]
     raw["networks"] = [{"name": teacher.get("name", "teacher"), "arch": teacher["arch"]}]
     if teacher.get("optim"):
         raw["optim"] = teacher["optim"]

@@ -174,6 +174,22 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             if value is not None:
                 per_network[i].setdefault(seed, []).append(value)
 
+    # rows read off another row's trials through another metric (the frozen teacher of the DAFL rows)
+    for ref_label, ref in (getattr(table_spec, "reference_rows", None) or {}).items():
+        ref_label = label(ref_label)
+        for record in rows:
+            row_value = _param(record, row_key)
+            column_value = _param(record, column_key) if has_columns else metric
+            value = _number(record.get(ref.metric))
+            if (record.get("status") not in statuses or row_value is None or label(row_value) != label(ref.row)
+                    or column_value is None or value is None):
+                continue
+            seen_rows += [ref_label] if ref_label not in seen_rows else []
+            seed = record.get("seed")
+            seed = ("trial", record.get("trial_id")) if seed is None else seed
+            per_network = grouped.setdefault((ref_label, label(column_value)), [{} for _ in metrics])
+            per_network[0].setdefault(seed, []).append(value)
+
     paper_rows = [label(r) for r in values]
     paper_columns: List[str] = []
     if has_columns:
@@ -182,6 +198,13 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                 paper_columns += [label(c) for c in entry if label(c) not in paper_columns]
     row_labels = _ordered(paper_rows, seen_rows, include_missing)
     column_labels = _ordered(paper_columns, seen_columns, include_missing) if has_columns else [metric]
+    only_rows, only_columns = getattr(table_spec, "only_rows", None), getattr(table_spec, "only_columns", None)
+    if only_rows is not None:   # one of a sweep's several tables: its own rows, in its own order
+        row_labels = [label(r) for r in only_rows if include_missing or label(r) in row_labels]
+    if only_columns is not None and has_columns:
+        # a column the paper lacks (a smoke run's stand-in data set) stays beside the paper's
+        wanted = [label(c) for c in only_columns]
+        column_labels = [c for c in column_labels if c in wanted or c not in paper_columns]
 
     labelled_values = {label(r): ({label(c): v for c, v in e.items()} if isinstance(e, dict) else e)
                        for r, e in values.items()}

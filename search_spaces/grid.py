@@ -2,6 +2,7 @@
 variant axes crossed with each other and with the grid of the space. A
 conditional parameter that is inactive is left out, not crossed with the rest."""
 import itertools
+import re
 from typing import Any, Dict, List
 
 from search_spaces.define_by_run import condition_holds
@@ -23,15 +24,52 @@ def space_grid(space: Dict[str, ParamSpec]) -> List[Dict[str, Any]]:
     return variants
 
 
+REFERENCE = re.compile(r"^\$\{([^}]+)\}$")
+ROW_WHEN = "when"   # a row's ``when: {axis: [rows]}``: crossed only with those rows of that axis
+
+
+def _row_fits(combo) -> bool:
+    chosen = {axis: row for axis, row, _ in combo}
+    for _, _, overrides in combo:
+        for axis, allowed in ((overrides or {}).get(ROW_WHEN) or {}).items():
+            if chosen.get(axis) not in allowed:
+                return False
+    return True
+
+
+def resolve_references(merged: Dict[str, Any], combo) -> Dict[str, Any]:
+    """A row's value ``${key}`` is the value another axis's row of the same cell gives ``key``
+    (DAFL's "alternative data" row: ``data.transfer: ${search.alternative}``, the transfer set
+    each data-set column names), so one row label means the same thing in every column."""
+    out = dict(merged)
+    for key, value in merged.items():
+        match = REFERENCE.match(value) if isinstance(value, str) else None
+        if match is None:
+            continue
+        ref = match.group(1)
+        if ref not in merged or REFERENCE.match(str(merged[ref])):
+            from distill.errors import ConfigError
+
+            cell = ", ".join(f"{axis}={row}" for axis, row, _ in combo)
+            raise ConfigError(f"variants ({cell}).{key}", f"${{{ref}}} is not set by any row of this cell; "
+                                                          f"allowed: {', '.join(k for k in merged if k != key)}")
+        out[key] = merged[ref]
+    return out
+
+
 def grid_variants(space: Dict[str, ParamSpec], named: Dict[str, Dict[str, Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
-    """Flat dicts: ``search.<axis>: row`` labels, the rows' overrides, then the space's values."""
+    """Flat dicts: ``search.<axis>: row`` labels, the rows' overrides, then the space's values.
+    A row with ``when: {axis: [rows]}`` (DAFL's loss ablation: MNIST only) meets only those rows."""
     axes = [[(axis, row, overrides) for row, overrides in rows.items()] for axis, rows in (named or {}).items()]
     out = []
     for combo in itertools.product(*axes):
+        if not _row_fits(combo):
+            continue
         base: Dict[str, Any] = {}
         for axis, row, overrides in combo:
             base[LABEL_PREFIX + axis] = row
-            base.update(overrides or {})
+            base.update({k: v for k, v in (overrides or {}).items() if k != ROW_WHEN})
+        base = resolve_references(base, combo)
         out.extend({**base, **values} for values in space_grid(space))
     return out
 

@@ -7,7 +7,7 @@ index a line leaves out is 0.0, as libsvm's sparse format means (mid grey).
 
 The official test file is our **test** split; validation is held out of train as
 for every data set. ``usps`` is 16x16; ``usps32`` resizes to 32x32 (bilinear):
-the "alternative data" of DAFL's MNIST baselines. No flips, no crop padding;
+the "alternative data" of DAFL's MNIST baselines (``usps28``: 28x28, for HintonNet's MNIST). No flips, no crop padding;
 normalised with the training split's statistics."""
 import bz2
 import os
@@ -86,7 +86,7 @@ def _loader(size: int):
     return load
 
 
-for _name, _size in (("usps", SIDE), ("usps32", 32)):
+for _name, _size in (("usps", SIDE), ("usps28", 28), ("usps32", 32)):
     DATASETS.register(_name)(_loader(_size))
     DATA_CHECKS.register(_name)(find_files)
     DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size)))
