@@ -195,7 +195,8 @@ def apply_overrides(raw: Dict[str, Any], overrides: Sequence) -> Dict[str, Any]:
     raw = copy.deepcopy(raw)
     for item in overrides:
         key, value = parse_override(item) if isinstance(item, str) else item
-        set_dotted(raw, key, value)
+        # a copy: a later dotted key (``method.inputs``) must not reach into the caller's value
+        set_dotted(raw, key, copy.deepcopy(value))
     return raw
 
 

@@ -171,8 +171,10 @@ def plot_histogram(batch, path: str, title: str) -> str:
 def generated_report(experiment_dir: str, rows: Sequence[Dict[str, Any]], out_dir: str,
                      row_key: Optional[str] = None, column_key: Optional[str] = None,
                      metric: Optional[str] = None, mode: str = "max", samples: Optional[int] = None,
-                     seed: Optional[int] = None, device: str = "auto") -> Tuple[str, List[str]]:
-    """Write the grids, histograms and ``generated.md`` into ``out_dir``; returns (markdown, paths).
+                     seed: Optional[int] = None, device: str = "auto",
+                     report_file: Optional[str] = REPORT_FILE) -> Tuple[str, List[str]]:
+    """Write the grids, histograms and ``report_file`` (None: the caller places the markdown, e.g.
+    under the paper table in ``table.md``) into ``out_dir``; returns (markdown, paths).
     ``device`` ``auto``: a GPU when the reporting machine has one (a CIFAR teacher on 512 images
     per group is slow on a few CPU cores)."""
     from distill.atomic_write import atomic_write
@@ -212,10 +214,12 @@ def generated_report(experiment_dir: str, rows: Sequence[Dict[str, Any]], out_di
     if skipped:
         lines += ["", *skipped]
     text = "\n".join(lines) + "\n"
-    path = os.path.join(out_dir, REPORT_FILE)
-    atomic_write(path, lambda fh: fh.write(text))
     for line in skipped:
         print(f"generated images: {line[2:]}")
+    if report_file is None:
+        return text, written
+    path = os.path.join(out_dir, report_file)
+    atomic_write(path, lambda fh: fh.write(text))
     return text, [path] + written
 
 

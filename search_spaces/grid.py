@@ -1,6 +1,7 @@
 """Enumerate a grid sweep's configurations exactly once each: the named
 variant axes crossed with each other and with the grid of the space. A
 conditional parameter that is inactive is left out, not crossed with the rest."""
+import copy
 import itertools
 import re
 from typing import Any, Dict, List
@@ -53,7 +54,7 @@ def resolve_references(merged: Dict[str, Any], combo) -> Dict[str, Any]:
             cell = ", ".join(f"{axis}={row}" for axis, row, _ in combo)
             raise ConfigError(f"variants ({cell}).{key}", f"${{{ref}}} is not set by any row of this cell; "
                                                           f"allowed: {', '.join(k for k in merged if k != key)}")
-        out[key] = merged[ref]
+        out[key] = copy.deepcopy(merged[ref])   # every cell its own copy: a row's dotted keys refine it
     return out
 
 

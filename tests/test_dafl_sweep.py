@@ -123,3 +123,20 @@ def test_every_dafl_trial_resolves_to_a_valid_engine_config(name):
                 config.teacher.checkpoint = None
             assert config.method.name in ("dafl", "kd", "independent")
         assert variants
+
+
+def test_a_rows_dotted_keys_never_reach_another_cells_method():
+    """Normal noise refines the column's DAFL method with method.inputs; the DAFL row of the same
+    column must keep the generator (the shared YAML value is copied per cell and per override)."""
+    from distill.config import apply_overrides
+    from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
+
+    spec = load_sweep("dafl")
+    base = apply_overrides(spec.base, list(spec.presets["smoke"].set.items()))
+    base["teacher"]["checkpoint"] = "unused.pt"
+    variants = grid_variants(spec.space_for("smoke"), spec.variants_for("smoke"))
+    resolved = {v["search.row"]: resolve_trial_config({BASE_KEY: base, VARIANT_KEY: v}) for v in variants}
+    assert resolved["Normal noise"]["method"]["inputs"] == "normal_noise"
+    for row in ("DAFL", "L_oh", "L_a", "L_oh+L_ie", "L_a+L_ie"):
+        assert resolved[row]["method"]["inputs"] == "generator", row
+    assert resolved["L_oh"]["method"]["activation_weight"] == 0.0 and resolved["DAFL"]["method"]["activation_weight"] == 0.1

@@ -147,7 +147,11 @@ def test_report_hook_writes_generated_files(dafl_experiment, tmp_path, kind):
     text, written = report_experiment(str(tmp_path))
     report = tmp_path / "report"
     label = "128fc-256fc-128fc" if kind == "ablation" else "dafl"
-    for name in ("generated.md", f"generated_grid_{label}.png", f"generated_histogram_{label}.png"):
+    # a table report holds the section in table.md (the images beside the numbers); a search in generated.md
+    markdown = "table.md" if kind == "ablation" else "generated.md"
+    assert (kind == "ablation") != (report / "generated.md").exists()
+    assert "What the DAFL generators make" in (report / markdown).read_text()
+    for name in (markdown, f"generated_grid_{label}.png", f"generated_histogram_{label}.png"):
         assert str(report / name) in written
         assert (report / name).stat().st_size > 0
     assert "| dafl0 |" in text and "What the DAFL generators make" in text
