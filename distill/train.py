@@ -9,13 +9,15 @@ from distill.cli_errors import exit_on_config_error
 from distill.config import load_config
 
 
-def format_epoch(metrics: dict, epochs: int) -> str:
-    accs = " ".join(f"{k[len('val_acc.'):]}={v:.2f}" for k, v in metrics.items()
-                    if k.startswith("val_acc.") and k not in ("val_acc.mean", "val_acc.max"))
-    tests = " ".join(f"{k[len('test_acc.'):]}={v:.2f}" for k, v in metrics.items() if k.startswith("test_acc."))
-    line = (f"epoch {metrics['epoch']}/{epochs}  loss {metrics['loss.total']:.4f}  val_acc {accs}"
+def format_epoch(metrics: dict, epochs: int, kind: str = "acc") -> str:
+    """One line per epoch; ``kind``: the data set's task's primary metric (``acc``, re-id ``map``)."""
+    val, test = f"val_{kind}.", f"test_{kind}."
+    values = " ".join(f"{k[len(val):]}={v:.2f}" for k, v in metrics.items()
+                      if k.startswith(val) and k not in (f"{val}mean", f"{val}max"))
+    tests = " ".join(f"{k[len(test):]}={v:.2f}" for k, v in metrics.items() if k.startswith(test))
+    line = (f"epoch {metrics['epoch']}/{epochs}  loss {metrics['loss.total']:.4f}  val_{kind} {values}"
             f"  lr {metrics['lr']:.4g}  {metrics['images_per_second']:.0f} img/s")
-    return line + (f"  test_acc {tests}" if tests else "")
+    return line + (f"  test_{kind} {tests}" if tests else "")
 
 
 def main(argv=None) -> None:
@@ -35,7 +37,8 @@ def main(argv=None) -> None:
         if args.resume and os.path.exists(checkpoint):
             trainer.resume(checkpoint)
             print(f"resumed from epoch {trainer.epoch}")
-        trainer.fit(lambda metrics, _: print(format_epoch(metrics, config.train.epochs), flush=True))
+        kind = trainer.task.primary
+        trainer.fit(lambda metrics, _: print(format_epoch(metrics, config.train.epochs, kind), flush=True))
         print(f"wrote {trainer.output_dir}")
 
 

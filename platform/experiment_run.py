@@ -44,8 +44,9 @@ def absolute_paths(base: dict) -> dict:
     if data.get("root"):
         data["root"] = os.path.abspath(data["root"])
     for net in base.get("networks", []) + ([base["teacher"]] if base.get("teacher") else []):
-        if net.get("checkpoint"):
-            net["checkpoint"] = os.path.abspath(net["checkpoint"])
+        for key in ("checkpoint", "pretrained"):   # a teacher has no pretrained
+            if net.get(key):
+                net[key] = os.path.abspath(net[key])
     return base
 
 

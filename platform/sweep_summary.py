@@ -39,9 +39,16 @@ def ranked(rows: List[Dict[str, Any]], metric: str, mode: str) -> List[Dict[str,
     return sorted(usable, key=lambda r: _value(r, metric), reverse=(mode == "max"))
 
 
+def _test_prefixes():
+    """The test columns of the summary: every task's primary metric (``test_acc.``, ``test_map.``)."""
+    from distill.evaluators.tasks import TASKS
+
+    return tuple(f"test_{TASKS.get(name).primary}." for name in TASKS.names())
+
+
 def format_table(rows: List[Dict[str, Any]], metric: str, mode: str) -> str:
     params = sorted({k for r in rows for k in r if k.startswith("param.")})
-    tests = sorted({k for r in rows for k in r if k.startswith("test_acc.")})
+    tests = sorted({k for r in rows for k in r if k.startswith(_test_prefixes())})
     header = ["trial", "status", *[p[len("param."):] for p in params], metric, *tests, "epochs", "seconds"]
     order = ranked(rows, metric, mode) + [r for r in rows if r not in ranked(rows, metric, mode)]
     lines = [header]

@@ -58,5 +58,6 @@ def ensure_teachers(resolved_configs: List[dict], cpus: float, gpus: float) -> N
         pending.append((key, task.remote(config, max(1, int(cpus)))))
     for key, ref in pending:
         entry = ray.get(ref)
-        acc = entry.get("val_acc")
-        print(f"  teacher {key}: val_acc {acc:.2f}" if acc is not None else f"  teacher {key}: trained", flush=True)
+        # the task's primary validation metric: val_acc, or val_map on re-id data
+        name, value = next(((k, v) for k, v in entry.items() if k.startswith("val_") and v is not None), (None, None))
+        print(f"  teacher {key}: {name} {value:.2f}" if name else f"  teacher {key}: trained", flush=True)

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from ray import tune
 
 from distill.atomic_write import atomic_write, write_yaml
+from distill.evaluators.retrieval import KINDS as RETRIEVAL_KINDS
 from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, searched_params
 
 TRIALS_FILE = "trials.parquet"
@@ -18,7 +19,10 @@ RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
 PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "started_at", "resumed_from_epoch",
                   "oom_retried_batch_size")
-_SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.")
+# classification's columns, then every retrieval metric (``val_map.net0``, ``best_val_rank1.concat``, ...)
+_SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.") + tuple(
+    f"{split}{kind}." for kind in RETRIEVAL_KINDS + ("agreement",) for split in ("val_", "best_val_", "test_"))
+# ``agreement``: DAFL's data-free score (distill/evaluators/data_free.py)
 
 
 def _json_value(value):

@@ -135,6 +135,9 @@ class TableSpec:
     row_value: Optional[str] = None       # a metric shown once per row (e.g. params.student: parameters, M)
     not_run: Dict[str, str] = dc_field(default_factory=dict)   # paper rows the platform does not run -> why
     gains: Optional[GainsSpec] = None     # e.g. SCD's mean gain over (SAD, SP), (BYOT, ONE), ...
+    # further metric kinds, each in a table of this layout under it (ours only: the paper's numbers
+    # are the main kind's), e.g. [rank1] under Table 6's mAP; platform/metric_kinds.py
+    also_kinds: List[str] = dc_field(default_factory=list)
 
 
 @dataclass

@@ -11,7 +11,9 @@ from distill.teachers import FINISHED_FILE, teacher_dir, teacher_key, teacher_tr
 
 def train_teacher(config: dict, threads: int = 1) -> dict:
     """``config``: a resolved run config whose teacher has ``epochs`` and ``store``.
-    Returns the store entry's description (also written as ``teacher.yaml``)."""
+    Returns the store entry's description (also written as ``teacher.yaml``), with the
+    teacher's validation and test score in its task's primary metric (``val_acc``/``test_acc``,
+    on re-id data ``val_map``/``test_map``)."""
     from distill.config import config_from_dict
     from distill.trainer import Trainer
 
@@ -25,9 +27,10 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
     history = trainer.fit()
     name = raw["networks"][0]["name"]
     last = history[-1] if history else {}
+    kind = trainer.task.primary   # acc (classification), map (re-id)
     entry = {"key": teacher_key(config), "arch": config["teacher"]["arch"], "data": config["data"]["name"],
              "epochs": config["teacher"]["epochs"], "seed": config["teacher"].get("seed", 0),
-             "val_acc": last.get(f"val_acc.{name}"), "test_acc": last.get(f"test_acc.{name}"),
+             f"val_{kind}": last.get(f"val_{kind}.{name}"), f"test_{kind}": last.get(f"test_{kind}.{name}"),
              "checkpoint": checkpoint}
     write_yaml(os.path.join(folder, FINISHED_FILE), entry)
     return entry
