@@ -159,6 +159,23 @@ def kd(f: Files, **teacher) -> dict:
     return cfg("kd", teacher={"arch": "resnet14", "checkpoint": f.resnet14, **teacher})
 
 
+def market_folder(f: Files, fault: str) -> str:
+    """A Market-1501 folder beside the walk's files with one fault: ``missing`` lacks
+    bounding_box_test/, ``misnamed`` holds an image named outside the pattern, ``junk`` is
+    no Market folder at all (a file and no subfolders)."""
+    root = os.path.join(os.path.dirname(f.store), f"market_{fault}")
+    if not os.path.isdir(root):
+        os.makedirs(root)
+        if fault == "junk":
+            open(os.path.join(root, "notes.txt"), "w").close()
+        else:
+            for sub in ("bounding_box_train", "query") + (("bounding_box_test",) if fault == "misnamed" else ()):
+                os.makedirs(os.path.join(root, sub))
+        if fault == "misnamed":
+            open(os.path.join(root, "query", "0001_c1_000151_01.jpg"), "wb").close()
+    return root
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     id: str
@@ -178,6 +195,15 @@ ROWS = [
         ("distill/data/cifar.py", "does not exist; expected torchvision")),
     Row("cifar10 without data.root", lambda f: cfg(data={"name": "cifar10"}), "data.root",
         ("distill/data/cifar.py", "needs data.root")),
+    Row("market1501 folder without bounding_box_test",
+        lambda f: cfg(data={"name": "market1501", "root": market_folder(f, "missing")}), "data.root",
+        ("distill/data/market1501.py", "does not exist; expected")),
+    Row("market1501 image named outside the pattern",
+        lambda f: cfg(data={"name": "market1501", "root": market_folder(f, "misnamed")}), "data.root",
+        ("distill/data/market1501.py", "does not match")),
+    Row("market1501_smoke root holds other files",
+        lambda f: cfg(data={"name": "market1501_smoke", "root": market_folder(f, "junk")}), "data.root",
+        ("distill/data/market_smoke.py", "holds files but not")),
     Row("classes_per_batch above the class count", lambda f: cfg(data={"classes_per_batch": 11}),
         "data.classes_per_batch", ("distill/data/class_balanced.py", "the data set's")),
     Row("classes_per_batch above the batch size", lambda f: cfg(data={"classes_per_batch": 8, "batch_size": 4}),
@@ -235,6 +261,10 @@ ROWS = [
         "method.real_peer", ("distill/methods/tadml.py", "is not a network")),
     Row("hksanc no scales", lambda f: cfg({"name": "hksanc", "scales": []}, teacher={"arch": "resnet14"}),
         "method.scales", ("distill/methods/hksanc.py", "non-empty list")),
+    Row("darkrank list_length not below the batch size",
+        lambda f: cfg({"name": "darkrank", "soft_weight": 1.0, "list_length": 4}, teacher={"arch": "resnet14"},
+                      data={"batch_size": 4}),
+        "method.list_length", ("distill/methods/darkrank.py", "needs a batch of more than")),
     # the sweep's metric
     Row("metric not reported", lambda f: cfg(), "metric", ("distill/validation.py", "is not reported by method"),
         metrics=("val_acc.net0.exit1",)),
