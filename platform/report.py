@@ -43,20 +43,29 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
     from platform.ablation_table import build_table
     from platform.head_table import head_markdown
     from platform.metric_kinds import kind_tables
+    from platform.selection_note import selection_note
     from platform.table_render import to_csv, to_latex, to_markdown
 
     metrics = table_metrics(spec, meta, metric)
     title = f"{spec.name} ({meta['preset']}): {(spec.paper or {}).get('source', spec.description)}"
-    table = build_table(rows, spec.table, metrics[0], spec.paper, metrics if len(metrics) > 1 else None, title=title)
-    markdown = to_markdown(table)
-    # the main table's further metric kinds (rank-1 under Table 6's mAP)
-    kinds, files = kind_tables(rows, spec, metrics, title, out_dir, latex)
-    markdown = markdown + kinds
-    written = files + [write_text(os.path.join(out_dir, "table.md"), f"# {title}\n\n{markdown}\n"),
-                       write_text(os.path.join(out_dir, "table.csv"), to_csv(table))]
-    if latex:
-        written.append(write_text(os.path.join(out_dir, "table.tex"), to_latex(table)))
-    written.append(plot_table(table, os.path.join(out_dir, "table.png")))
+    note = selection_note(rows, spec.primary_metric)
+    texts, written = [], []
+    # the main table, then a sweep's further tables (DAFL's loss ablation beside its baselines)
+    for suffix, layout in [("", spec.table)] + [(f"_{name}", t) for name, t in spec.tables.items()]:
+        heading = title if not suffix else f"{spec.name} ({meta['preset']}): {layout.title or suffix[1:]}"
+        table = build_table(rows, layout, metrics[0], spec.paper, metrics if len(metrics) > 1 else None,
+                            title=heading)
+        markdown = to_markdown(table)
+        if not suffix:   # the main table's further metric kinds (rank-1 under Table 6's mAP)
+            kinds, files = kind_tables(rows, spec, metrics, heading, out_dir, latex)
+            markdown, written = markdown + kinds, written + files
+        written += [write_text(os.path.join(out_dir, f"table{suffix}.md"), f"# {heading}\n\n{note}\n\n{markdown}\n"),
+                    write_text(os.path.join(out_dir, f"table{suffix}.csv"), to_csv(table))]
+        if latex:
+            written.append(write_text(os.path.join(out_dir, f"table{suffix}.tex"), to_latex(table)))
+        written.append(plot_table(table, os.path.join(out_dir, f"table{suffix}.png")))
+        texts.append(markdown if not suffix else f"## {heading}\n\n{markdown}")
+    markdown = "\n\n".join(texts) + f"\n\n{note}\n"
     heads = head_markdown(rows, spec.table, metrics[0].rsplit(".", 1)[-1])
     if heads:   # exits and branches of self-distillation rows
         written.append(write_text(os.path.join(out_dir, "heads.md"), f"# {title}\n\n{heads}"))
@@ -96,6 +105,9 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
     metric, mode = spec.primary_metric, spec.primary_mode
     lines = [format_table(ranked(rows, metric, mode)[:10], metric, mode)]
     lines += unrun_lines(spec.points_for(meta["preset"], meta.get("fixed") or []), rows)
+    from platform.selection_note import selection_note
+
+    lines.append("\n" + selection_note(rows, metric))
     study = load_study(experiment_dir, spec.name, meta.get("optuna_storage"))
     scores = importances(study) if study is not None else {}
     if scores:
@@ -135,8 +147,15 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
         text, written = search_report(spec, meta, rows, experiment_dir, out_dir)
     if uses_dafl(rows):   # a data-free method's user wants to see what its generator makes
         table = spec.table if is_table else None
+        # under a table, in table.md itself: the images belong beside the numbers they explain
         generated, files = generated_report(experiment_dir, rows, out_dir, table and table.rows,
-                                            table and table.columns, spec.primary_metric, spec.primary_mode)
+                                            table and table.columns, spec.primary_metric, spec.primary_mode,
+                                            report_file=None if is_table else "generated.md")
+        if is_table:
+            main_table = os.path.join(out_dir, "table.md")
+            with open(main_table) as fh:
+                body = fh.read()
+            write_text(main_table, f"{body}\n{generated.replace('# What', '## What', 1)}")
         text, written = f"{text}\n\n{generated}", written + files
     return text, written
 

@@ -125,6 +125,14 @@ class GainsSpec:
 
 
 @dataclass
+class ReferenceRowSpec:
+    """A row read off another row's trials through another metric: DAFL's "Teacher" row is the
+    frozen teacher's ``test_acc.teacher``, which every DAFL trial reports; no trial is run for it."""
+    row: str
+    metric: str
+
+
+@dataclass
 class TableSpec:
     """How a report lays the results out: which axis or parameter makes the rows and
     which the columns (optional), and the row the others are tested against."""
@@ -138,6 +146,10 @@ class TableSpec:
     # further metric kinds, each in a table of this layout under it (ours only: the paper's numbers
     # are the main kind's), e.g. [rank1] under Table 6's mAP; platform/metric_kinds.py
     also_kinds: List[str] = dc_field(default_factory=list)
+    only_rows: Optional[List[str]] = None      # this table's rows, in order (a sweep's second table)
+    only_columns: Optional[List[str]] = None
+    reference_rows: Dict[str, ReferenceRowSpec] = dc_field(default_factory=dict)
+    title: Optional[str] = None                # a second table's own heading
 
 
 @dataclass
@@ -157,6 +169,7 @@ class SweepSpec:
     seed: int = 0
     paper: Dict[str, Any] = dc_field(default_factory=dict)
     table: Optional[TableSpec] = None
+    tables: Dict[str, TableSpec] = dc_field(default_factory=dict)   # further tables (table_<name>.md), e.g. an ablation
     resources: Optional[ResourceSpec] = None
     oom_half_batch: bool = False          # on CUDA out-of-memory, restart a trial once at half the batch
 
@@ -201,6 +214,12 @@ class SweepSpec:
         for axis in self.variants:
             if "." in axis:
                 raise ConfigError(f"variants.{axis}", "an axis name is a plain word (it labels rows), not a dotted key")
+        self._validate_row_conditions()
+        for name, table in [("table", self.table)] + [(f"tables.{k}", t) for k, t in self.tables.items()]:
+            if table is not None:
+                self._validate_table_rows(name, table)
+        if self.tables and self.table is None:
+            raise ConfigError("tables", "further tables need the main table: {rows, columns, baseline}")
         gains = self.table.gains if self.table is not None else None
         if gains is not None and self.table.rows in self.variants:
             rows = [str(r) for r in self.variants[self.table.rows]]
@@ -208,6 +227,36 @@ class SweepSpec:
                     (f"table.gains.over.{group}", n) for group, names in gains.over.items() for n in names]:
                 if str(name) not in rows:
                     raise ConfigError(where, f"{name!r} is not a row of axis {self.table.rows}; allowed: {', '.join(rows)}")
+
+    def _validate_row_conditions(self) -> None:
+        for axis, rows in self.variants.items():
+            for row, overrides in rows.items():
+                when = (overrides or {}).get("when")
+                if when is None:
+                    continue
+                where = f"variants.{axis}.{row}.when"
+                if not isinstance(when, dict):
+                    raise ConfigError(where, "must map an axis to the list of its rows this row is crossed with")
+                for other, allowed in when.items():
+                    if other not in self.variants or other == axis:
+                        raise ConfigError(where, f"unknown axis {other!r}; allowed: "
+                                                 f"{', '.join(a for a in self.variants if a != axis) or 'none'}")
+                    if not isinstance(allowed, list) or not allowed:
+                        raise ConfigError(f"{where}.{other}", "must be a non-empty list of rows")
+
+    def _validate_table_rows(self, name: str, table: "TableSpec") -> None:
+        if table.rows not in self.variants:
+            return
+        rows = [str(r) for r in self.variants[table.rows]]
+        for label, ref in table.reference_rows.items():
+            if str(ref.row) not in rows:
+                raise ConfigError(f"{name}.reference_rows.{label}.row",
+                                  f"{ref.row!r} is not a row of axis {table.rows}; allowed: {', '.join(rows)}")
+        known = rows + [str(r) for r in table.reference_rows] + [str(r) for r in table.not_run]
+        for label in table.only_rows or []:
+            if str(label) not in known:
+                raise ConfigError(f"{name}.only_rows", f"{label!r} is not a row of axis {table.rows}; "
+                                                       f"allowed: {', '.join(known)}")
 
     def variants_for(self, preset: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
         chosen = self.preset(preset).variants or {}
@@ -221,6 +270,15 @@ class SweepSpec:
                     raise ConfigError(f"presets.{preset}.variant_overrides.{axis}.{row}",
                                       f"unknown row; allowed: {', '.join(map(str, axes[axis]))}")
                 axes[axis][row] = {**(axes[axis][row] or {}), **(overrides or {})}
+        # a row crossed only with rows a preset does not have would silently never run
+        for axis, rows in axes.items():
+            for row, overrides in rows.items():
+                for other, allowed in ((overrides or {}).get("when") or {}).items():
+                    missing = [str(r) for r in allowed if r not in axes.get(other, {})]
+                    if missing:
+                        raise ConfigError(f"presets.{preset}.variant_overrides.{axis}.{row}.when",
+                                          f"names {', '.join(missing)}, not a row of axis {other} in preset "
+                                          f"{preset}; allowed: {', '.join(map(str, axes.get(other, {})))}")
         return axes
 
     def preset(self, name: str) -> PresetSpec:

@@ -140,3 +140,20 @@ def test_a_rows_dotted_keys_never_reach_another_cells_method():
     for row in ("DAFL", "L_oh", "L_a", "L_oh+L_ie", "L_a+L_ie"):
         assert resolved[row]["method"]["inputs"] == "generator", row
     assert resolved["L_oh"]["method"]["activation_weight"] == 0.0 and resolved["DAFL"]["method"]["activation_weight"] == 0.1
+
+
+def test_trials_table_keeps_the_data_free_score():
+    """dafl_search selects on val_agreement.net0: trials.parquet must hold it (and the teacher's score)."""
+    from distill.config import apply_overrides
+    from platform.trial_records import trial_row
+    from trainables.trial_config import BASE_KEY, VARIANT_KEY
+
+    spec = load_sweep("dafl_search")
+    base = apply_overrides(spec.base, list(spec.presets["smoke"].set.items()))
+    base["teacher"]["checkpoint"] = "unused.pt"
+    last = {"epoch": 3, "val_agreement.net0": 71.5, "best_val_agreement.net0": 72.0, "test_agreement.net0": 71.5,
+            "val_acc.net0": 80.0, "test_acc.net0": 79.0, "test_acc.teacher": 95.0}
+    row = trial_row("t0", {BASE_KEY: base, VARIANT_KEY: dict(spec.points[0])}, last)
+    for key, value in last.items():
+        if key != "epoch":
+            assert row[key] == value, key
