@@ -18,7 +18,7 @@ from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
 from distill.data.transfer import transfer_images
-from distill.evaluators import MAX, TASKS, TopOneAccuracy
+from distill.evaluators import MAX, TASKS
 from distill.methods import METHODS
 from distill.methods.auxiliary import aux_weight_for
 from distill.methods.context import MethodContext

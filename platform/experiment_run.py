@@ -8,7 +8,6 @@ import time
 from typing import List, Optional
 
 from distill.config import apply_overrides, config_from_dict, parse_override
-from distill.data import check_data
 from distill.errors import ConfigError
 from platform.teacher_store import default_store, with_store
 from platform.trial_resources import check_request

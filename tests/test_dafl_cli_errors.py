@@ -5,13 +5,13 @@ import os
 
 import yaml
 
-from sweep_runner import cli
+from sweep_runner import cli_in_process
 from test_platform_cli_errors import assert_usage_error
 
 
 def run_sweep(tmp_path, *args):
     storage = tmp_path / "exp"
-    run = cli("platform.sweep", *args, "--storage", str(storage), timeout=120)
+    run = cli_in_process("platform.sweep", *args, "--storage", str(storage))
     return run, storage
 
 

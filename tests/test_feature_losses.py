@@ -3,7 +3,6 @@
 import json
 import os
 
-import pytest
 import torch
 
 from distill.losses.attention_transfer import attention_loss, attention_map, multiscale_attention_loss

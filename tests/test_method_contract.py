@@ -20,6 +20,9 @@ ALL_TERMS_ON = {
     "tadml": {"l1_weight": 0.5, "l2_weight": 0.5},
     "sad": {"start_fraction": 0.0},   # on from the first epoch
     "one": {"rampup_epochs": 0},
+    "darkrank": {"soft_weight": 1.0, "kd_weight": 1.0},
+    # a few small steps: the contract, not the generator's quality, is tested here
+    "dafl": {"iterations_per_epoch": 2, "agreement_samples": 32, "generator_width": 8, "latent_dim": 8},
 }
 
 

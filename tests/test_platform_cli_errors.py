@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from sweep_runner import cli
+from sweep_runner import cli, cli_in_process
 
 
 def assert_usage_error(run, *words):
@@ -31,8 +31,18 @@ def assert_usage_error(run, *words):
 ])
 def test_sweep_bad_input(tmp_path, args, words):
     storage = tmp_path / "exp"
-    run = cli("platform.sweep", *args, "--storage", str(storage), timeout=120)
+    # in this process: the same main() ending before Ray, without a Python and torch start per case
+    # (test_bad_input_in_a_real_process runs one case as a user's separate process)
+    run = cli_in_process("platform.sweep", *args, "--storage", str(storage))
     assert_usage_error(run, *words)
+    assert not storage.exists() or not os.listdir(storage)
+
+
+def test_bad_input_in_a_real_process(tmp_path):
+    storage = tmp_path / "exp"
+    run = cli("platform.sweep", "dml_smoke", "--set", "networks.0.arch=resnet9", "--storage", str(storage),
+              timeout=120)
+    assert_usage_error(run, "networks[0].arch", "resnet8")
     assert not storage.exists() or not os.listdir(storage)
 
 

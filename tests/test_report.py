@@ -16,7 +16,7 @@ from platform.report import report_experiment
 from platform.search_plots import pareto_front
 from platform.trial_records import write_rows
 from search_spaces import load_sweep
-from sweep_runner import cli
+from sweep_runner import cli, cli_in_process
 
 PNG = b"\x89PNG"
 
@@ -111,7 +111,7 @@ def test_report_cli_bad_folder(tmp_path):
 @pytest.mark.parametrize("args, field", [(["tadml_disc", "--seeds", "0"], "--seeds"),
                                          (["dml_smoke"], "sweep"), (["kd_temperature"], "sweep")])
 def test_ablate_bad_input(tmp_path, args, field):
-    run = cli("platform.ablate", *args, "--storage", str(tmp_path / "exp"), timeout=120)
+    run = cli_in_process("platform.ablate", *args, "--storage", str(tmp_path / "exp"))
     assert run.returncode == 2, run.stdout[-1000:] + run.stderr[-1000:]
     assert field in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "exp").exists() or not os.listdir(tmp_path / "exp")

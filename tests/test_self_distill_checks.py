@@ -10,7 +10,7 @@ import yaml
 from distill.config import config_from_dict
 from distill.errors import ConfigError
 from distill.validation import validate_run
-from sweep_runner import cli
+from sweep_runner import cli_in_process
 from test_method_checks import StagelessNet  # noqa: F401  (registers test_stageless_mlp)
 from test_platform_cli_errors import assert_usage_error
 
@@ -74,15 +74,15 @@ def _sweep_file(tmp_path, method, **data):
 def test_driver_stops_before_ray(tmp_path, method, data, words):
     path = _sweep_file(tmp_path, method, **data)
     storage = tmp_path / "exp"
-    run = cli("platform.sweep", path, "--preset", "smoke", "--storage", str(storage), timeout=120)
+    run = cli_in_process("platform.sweep", path, "--preset", "smoke", "--storage", str(storage))
     assert_usage_error(run, *words)
     assert "Ray" not in run.stdout and (not storage.exists() or not os.listdir(storage))
 
 
 def test_self_distill_ablation_checks_every_row_before_ray(tmp_path):
     storage = tmp_path / "exp"
-    run = cli("platform.ablate", "self_distill", "--preset", "smoke", "--seeds", "1", "--storage", str(storage),
-              "--set", "data.classes_per_batch=4", timeout=120)
+    run = cli_in_process("platform.ablate", "self_distill", "--preset", "smoke", "--seeds", "1", "--storage",
+                         str(storage), "--set", "data.classes_per_batch=4")
     assert_usage_error(run, "data.classes_per_batch", "cs_kd")
     assert not storage.exists() or not os.listdir(storage)
 
@@ -113,6 +113,6 @@ def test_sweep_metric_must_be_reported_by_every_row(tmp_path):
     path = tmp_path / "exit_metric.yaml"
     path.write_text(yaml.safe_dump(sweep))
     storage = tmp_path / "exp"
-    run = cli("platform.sweep", str(path), "--preset", "smoke", "--storage", str(storage), timeout=120)
+    run = cli_in_process("platform.sweep", str(path), "--preset", "smoke", "--storage", str(storage))
     assert_usage_error(run, "metric", "val_acc.net0.ensemble", "independent", "val_acc.net0")
     assert not storage.exists() or not os.listdir(storage)

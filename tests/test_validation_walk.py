@@ -28,7 +28,7 @@ import dataclasses
 import glob
 import os
 import traceback
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 import torch
