@@ -10,7 +10,7 @@ import subprocess
 import pyarrow.parquet as pq
 import pytest
 
-from sweep_runner import REPO, cli
+from sweep_runner import REPO, cli_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -70,5 +70,5 @@ def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
 
 
 def test_bad_gpu_share_is_a_usage_error(tmp_path):
-    run = cli("platform.sweep", "dml_smoke", "--gpus-per-trial", "1.5", "--storage", str(tmp_path), timeout=120)
+    run = cli_in_process("platform.sweep", "dml_smoke", "--gpus-per-trial", "1.5", "--storage", str(tmp_path))
     assert run.returncode == 2 and "--gpus-per-trial" in run.stderr and "Traceback" not in run.stderr

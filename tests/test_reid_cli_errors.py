@@ -4,12 +4,10 @@ a classification metric on re-id data (from --set and from a sweep file), a Dark
 longer than the batch allows. One line naming the field, exit code 2, no traceback, nothing
 written: the driver stops before any Ray work."""
 import os
-import subprocess
-import sys
 
 import pytest
 
-from sweep_runner import REPO
+from sweep_runner import cli_in_process
 from test_platform_cli_errors import assert_usage_error
 
 MISNAMED = "0001_c1_000151_01.jpg"   # no sequence digit: outside PPPP_cCsS_FFFFFF_BB.jpg
@@ -56,21 +54,14 @@ CASES = ["missing subfolder", "misnamed image", "classification metric by --set"
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """Start every bad-input run at once (each pays the torch import), then collect."""
-    started = {}
-    env = dict(os.environ, RAY_DEDUP_LOGS="0", PYTHONUNBUFFERED="1")
+    """Every bad-input run, in this process (the same main, argv, streams and exit code; Ray not started)."""
+    out = {}
     for n, case in enumerate(CASES):
         folder = tmp_path_factory.mktemp(f"case{n}")
         args, words = case_args(case, folder)
         storage = folder / "exp"
-        proc = subprocess.Popen([sys.executable, "-m", "platform.sweep", *args, "--preset", "smoke",
-                                 "--storage", str(storage)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        started[case] = (proc, words, storage)
-    out = {}
-    for case, (proc, words, storage) in started.items():
-        stdout, stderr = proc.communicate(timeout=300)
-        out[case] = (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), words, storage)
+        out[case] = (cli_in_process("platform.sweep", *args, "--preset", "smoke", "--storage", str(storage)),
+                     words, storage)
     return out
 
 

@@ -19,7 +19,7 @@ from distill.validation import validate_run
 from platform.experiment_run import check_trial_configs
 from platform.teacher_store import needed_teachers, with_store
 from trainables.teacher_task import train_teacher
-from sweep_runner import cli
+from sweep_runner import cli, cli_in_process
 
 
 def raw(**changes):
@@ -135,8 +135,8 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
 def test_sweep_rejects_a_text_teacher_before_ray(tmp_path):
     bad = tmp_path / "x.pt"
     bad.write_text("not a checkpoint")
-    result = cli("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--storage",
-                 str(tmp_path / "exp"), "--set", f"teacher.checkpoint={bad}", timeout=120)
+    result = cli_in_process("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--storage",
+                            str(tmp_path / "exp"), "--set", f"teacher.checkpoint={bad}")
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "teacher.checkpoint" in lines[0] and str(bad) in lines[0]
