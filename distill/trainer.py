@@ -88,7 +88,8 @@ class Trainer:
                                 train_size=len(train_images) if train_images is not None else 0,
                                 epochs=config.train.epochs,
                                 steps_per_epoch=len(self.train_batches), device=self.device,
-                                batch_size=self.train_batches.batch_size, seed=config.seed)
+                                batch_size=self.train_batches.batch_size, seed=config.seed,
+                                memory_format=self.memory_format)
         self.method = method_cls(config.method.params, context).to(self.device)
         self.optimizers = {n: build_optimizer(list(net.parameters()) + self.method.parameters_trained_with(n), config.optim)
                            for n, net in self.networks.items()}

@@ -61,6 +61,8 @@ class MethodContext:
     device: torch.device = torch.device("cpu")
     batch_size: int = 0                            # images per training batch (data.batch_size)
     seed: int = 0                                  # the run's seed: a method's own random stream (a generator's noise)
+    # the networks' layout (channels_last by default): images a method makes itself should match it
+    memory_format: torch.memory_format = torch.contiguous_format
 
     @property
     def network_names(self) -> List[str]:
