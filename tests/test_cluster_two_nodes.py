@@ -4,8 +4,12 @@ authentication on): a sweep run with --address spreads its trials over both
 nodes and over distinct GPU ids, as the trials' own records show."""
 import os
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -36,12 +40,46 @@ def two_node_cluster(tmp_path):
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=2", "--num-gpus=2", "--disable-usage-stats"]
+    # a temp dir of its own (short: Ray's socket paths must fit 107 characters), so the cluster's
+    # processes can be told apart from any other Ray on the machine when it is stopped
+    temp_dir = tempfile.mkdtemp(prefix="dray", dir="/tmp")
     try:
-        ray_cli("start", "--head", f"--port={port}", "--include-dashboard=false", *common, env=env)
+        ray_cli("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp_dir}",
+                *common, env=env)
         ray_cli("start", f"--address={address}", *common, env=env)
         yield address, env
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def cluster_pids(temp_dir):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if temp_dir.encode() in fh.read():
+                    pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+def stop_cluster(temp_dir):
+    """SIGKILL this cluster's processes only (each names its session under ``temp_dir``): ``ray stop``
+    would stop every Ray on the machine, a user's own and other tests' included."""
+    for _ in range(50):
+        pids = cluster_pids(temp_dir)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
 
 
 def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
