@@ -34,6 +34,7 @@ def cli_in_process(*args):
     import io
     import runpy
     import traceback
+    import warnings
 
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_argv, saved_cwd = dict(os.environ), list(sys.argv), os.getcwd()
@@ -43,7 +44,10 @@ def cli_in_process(*args):
         sys.argv = [args[0], *args[1:]]
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                runpy.run_module(args[0], run_name="__main__", alter_sys=False)
+                with warnings.catch_warnings():   # runpy's note that the module was imported before: it was, by us
+                    warnings.filterwarnings("ignore", message=".*found in sys.modules after import of package",
+                                            category=RuntimeWarning)
+                    runpy.run_module(args[0], run_name="__main__", alter_sys=False)
             except SystemExit as done:
                 code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
             except BaseException:   # what a crashing process would print
