@@ -61,6 +61,8 @@ class AblationTable:
     row_values: Dict[str, float] = field(default_factory=dict)  # row -> e.g. parameters (M) of our model
     row_values_label: str = ""
     row_values_paper: Dict[str, float] = field(default_factory=dict)   # the paper's own column (``paper.params_m``)
+    # row -> (arch run, alternative arch, the alternative's parameters in M) (``table.size_alternatives``)
+    row_values_alternative: Dict[str, Tuple[str, str, float]] = field(default_factory=dict)
     gains: List[Gain] = field(default_factory=list)
 
     @property
@@ -236,12 +238,17 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                 cells[(row, column)] = [_stats({}, _paper_value(labelled_values, row, column, i, has_columns))
                                         for i in range(len(metrics))]
     row_values: Dict[str, float] = {}
+    row_values_alternative: Dict[str, Tuple[str, str, float]] = {}
     value_metric = getattr(table_spec, "row_value", None)
+    alternatives = getattr(table_spec, "size_alternatives", None) or {}
     if value_metric:
         for record in rows:
             row_value, value = _param(record, row_key), _number(record.get(value_metric))
-            if row_value is not None and value is not None:
-                row_values.setdefault(label(row_value), value)
+            if row_value is not None and value is not None and label(row_value) not in row_values:
+                row_values[label(row_value)] = value
+                alternative = size_alternative(record, value_metric, alternatives)
+                if alternative is not None:
+                    row_values_alternative[label(row_value)] = alternative
 
     gains = mean_gains(cells, column_labels, getattr(table_spec, "gains", None), paper.get("gains") or {})
     if title is None:
@@ -251,7 +258,31 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                          baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""), not_run=not_run,
                          row_values=row_values, row_values_label=value_metric or "",
                          row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()},
-                         gains=gains)
+                         row_values_alternative=row_values_alternative, gains=gains)
+
+
+def size_alternative(record: Dict[str, Any], value_metric: str, alternatives: Dict[str, str]
+                     ) -> Optional[Tuple[str, str, float]]:
+    """(arch, alternative arch, the alternative's parameters in M at the record's class count) when
+    the network ``value_metric`` (``params.<net>``) measured is an arch with an alternative."""
+    if not alternatives or not value_metric.startswith("params.") or not record.get("config_json"):
+        return None
+    import json
+
+    config = json.loads(record["config_json"])
+    name = value_metric[len("params."):]
+    arch = next((n.get("arch") for n in config.get("networks", []) if n.get("name") == name), None)
+    if arch not in alternatives:
+        return None
+    import torch
+
+    from distill.data import DATA_INFO
+    from distill.models import build_model, count_parameters
+
+    info = DATA_INFO.get(config["data"]["name"])
+    with torch.device("meta"):
+        model = build_model(alternatives[arch], info.num_classes, info.in_channels)
+    return arch, alternatives[arch], count_parameters(model) / 1e6
 
 
 def mean_gains(cells, column_labels: List[str], spec, paper_gains: Dict[str, Any]) -> List[Gain]:

@@ -56,7 +56,11 @@ def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
     if not table.row_values_label:
         return []
     value, paper = table.row_values.get(row), table.row_values_paper.get(row)
-    return [(DASH if value is None else f"{value:.{digits}f}") + ("" if paper is None else f" ({paper:.{digits}f})")]
+    alternative = table.row_values_alternative.get(row)
+    ours = DASH if value is None else f"{value:.{digits}f}"
+    if alternative is not None:
+        ours += f" / {alternative[2]:.{digits}f}"
+    return [ours + ("" if paper is None else f" ({paper:.{digits}f})")]
 
 
 def _cell_text(table: AblationTable, row: str, s: CellStats, digits: int, pm: str) -> str:
@@ -77,6 +81,9 @@ def to_markdown(table: AblationTable, digits: int = 2) -> str:
                   "the paper's value in parentheses."]
     if table.row_values_label:
         lines.append(f"{table.row_values_label}: computed from our models as run (a smoke preset runs smaller ones).")
+    for row, (arch, other, _) in table.row_values_alternative.items():
+        lines.append(f"{row}: {table.row_values_label} of {arch} as run / of {other} (not run; "
+                     f"`--set` its arch to train it).")
     for row, why in table.not_run.items():
         lines.append(f"{row}: {NOT_RUN}: {why}")
     if _tested(table):

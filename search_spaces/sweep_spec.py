@@ -141,6 +141,9 @@ class TableSpec:
     baseline: Optional[str] = None
     paper_layout: bool = False            # keep every row and column the paper prints, run or not
     row_value: Optional[str] = None       # a metric shown once per row (e.g. params.student: parameters, M)
+    # arch -> another arch whose size the row_value column also shows for rows that trained the first
+    # (resnet164 -> resnet164_n27: He et al.'s ResNet-164 beside the older builder's, the paper's 2.6M)
+    size_alternatives: Dict[str, str] = dc_field(default_factory=dict)
     not_run: Dict[str, str] = dc_field(default_factory=dict)   # paper rows the platform does not run -> why
     gains: Optional[GainsSpec] = None     # e.g. SCD's mean gain over (SAD, SP), (BYOT, ONE), ...
     # further metric kinds, each in a table of this layout under it (ours only: the paper's numbers

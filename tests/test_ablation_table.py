@@ -278,3 +278,25 @@ def test_paper_layout_keeps_unrun_rows_and_columns_and_shows_parameters():
     resnet20 = next(line for line in md.splitlines() if line.startswith("| ResNet20"))
     assert "0.08 (0.27)" in resnet20 and "91.00 ± 1.41" in resnet20 and "– (91.42)" in resnet20
     assert "not run" in to_latex(table) and "no teacher" in to_csv(table)
+
+
+def test_size_column_shows_an_alternative_arch_beside_the_one_run():
+    """Table 7's ResNet-164: ours (He et al.'s, 1.70M) and the older builder's (2.54M), which the
+    paper's 2.6 matches; only rows that trained the arch named in size_alternatives get it."""
+    import json
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(rows="algorithm", columns="dataset", baseline=None, row_value="params.student",
+                           size_alternatives={"resnet164": "resnet164_n27"})
+    config = lambda arch: json.dumps({"networks": [{"name": "student", "arch": arch}], "data": {"name": "cifar10"}})
+    rows = [{"status": "ok", "seed": 0, "param.algorithm": "ResNet164", "param.dataset": "CIFAR-10",
+             "test_acc.student": 93.0, "params.student": 1.703258, "config_json": config("resnet164")},
+            {"status": "ok", "seed": 0, "param.algorithm": "ResNet20", "param.dataset": "CIFAR-10",
+             "test_acc.student": 91.0, "params.student": 0.272474, "config_json": config("resnet20")}]
+    table = build_table(rows, spec, "test_acc.student", {"params_m": {"ResNet164": 2.6}})
+    assert table.row_values_alternative == {"ResNet164": ("resnet164", "resnet164_n27", 2.537882)}
+    md = to_markdown(table)
+    line = next(line for line in md.splitlines() if line.startswith("| ResNet164"))
+    assert "1.70 / 2.54 (2.60)" in line
+    assert "ResNet164: params.student of resnet164 as run / of resnet164_n27" in md
+    assert "/" not in next(line for line in md.splitlines() if line.startswith("| ResNet20")).split("|")[2]

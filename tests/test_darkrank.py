@@ -179,7 +179,27 @@ def test_darkrank_reads_only_what_its_weights_need():
 def test_darkrank_defaults():
     p = METHODS.get("darkrank").Params()
     assert (p.ce_weight, p.kd_weight, p.soft_weight, p.hard_weight) == (1.0, 0.0, 0.0, 1.0)
-    assert (p.list_length, p.alpha, p.beta, p.temperature) == (4, 3.0, 3.0, 4.0)
+    assert (p.list_length, p.alpha, p.beta, p.temperature, p.queries) == (4, 3.0, 3.0, 4.0, "all")
+
+
+def test_half_the_batch_as_queries_is_the_official_query_set():
+    """queries: half ranks from the first B // 2 samples only (the official code's paired half),
+    against every other sample of the batch as candidates."""
+    student, teacher = tiny_models()
+    torch.manual_seed(2)
+    images, labels = torch.randn(8, 1, 4, 4).double(), torch.randint(0, 4, (8,))
+    student, teacher = student.double(), teacher.double()
+    s_out = student.features(images)
+    s_emb, t_emb = s_out["embedding"], teacher.features(images)["embedding"].detach()
+    for queries, rows in (("all", None), ("half", 4)):
+        method = method_for("darkrank", student, teacher, soft_weight=1.0, hard_weight=1.0, ce_weight=0.0,
+                            queries=queries)
+        terms = method.losses(Batch(images=images, labels=labels), {"student": s_out},
+                              {"embedding": t_emb})
+        assert float(terms["soft.student"].detach()) == float(soft_rank_loss(s_emb, t_emb, 4, 3.0, 3.0, rows))
+        assert float(terms["hard.student"].detach()) == float(hard_rank_loss(s_emb, t_emb, 3.0, 3.0, rows))
+    # half differs from all on this batch, and equals the mean over the first four queries alone
+    assert float(soft_rank_loss(s_emb, t_emb, 4, 3.0, 3.0, 4)) != float(soft_rank_loss(s_emb, t_emb, 4, 3.0, 3.0))
 
 
 def darkrank_config(batch_size, **params):

@@ -261,3 +261,19 @@ def test_method_state_round_trip():
     for key, value in method.discriminators.state_dict().items():
         assert torch.equal(restored.discriminators.state_dict()[key], value), key
     assert restored.steps == method.steps == 4
+
+
+def test_teacher_adversary_keeps_a_float64_run_in_float64():
+    """A discriminator built in float64 takes float64 inputs as they are (no cast to float32)."""
+    from distill.adversarial.teacher_adversary import TeacherAdversary
+
+    torch.manual_seed(0)
+    for conditional in (False, True):
+        adversary = TeacherAdversary(5, "8fc", num_classes=5, conditional=conditional).double()
+        real, fake = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+        labels = torch.tensor([0, 1, 2, 3])
+        loss = adversary.discriminator_loss(real, fake, labels) + adversary.student_loss(fake, labels)
+        assert loss.dtype == torch.float64
+        # half precision (autocast outputs) is upcast to float32 for a float32 discriminator
+        half = TeacherAdversary(5, "8fc", num_classes=5, conditional=conditional)
+        assert half.student_loss(fake.half(), labels).dtype == torch.float32

@@ -131,11 +131,14 @@ def test_unknown_arch_default_field_names_arch():
 
 
 # -- the feature contract (distill/models/features.py), on every registered model ---------------
-@pytest.mark.parametrize("arch, count", [("resnet164", 1_703_258), ("resnet18", 11_173_962), ("resnet34", 21_282_122)])
-def test_new_models_exact_parameter_counts(arch, count):
-    # ResNet-164: 1.7M (He et al. 2016, identity mappings); ResNet-18/34 CIFAR form: 11.17M / 21.28M
+@pytest.mark.parametrize("arch, classes, count", [
+    ("resnet164", 10, 1_703_258), ("resnet18", 10, 11_173_962), ("resnet34", 10, 21_282_122),
+    ("resnet164_n27", 10, 2_537_882), ("resnet164_n27", 100, 2_561_012)])
+def test_new_models_exact_parameter_counts(arch, classes, count):
+    # ResNet-164: 1.7M (He et al. 2016, identity mappings); ResNet-18/34 CIFAR form: 11.17M / 21.28M;
+    # resnet164_n27: the older builder's depth 164 (27 bottlenecks a stage), seed 000's "2.6" M
     with torch.device("meta"):
-        assert count_parameters(build_model(arch, 10)) == count
+        assert count_parameters(build_model(arch, classes)) == count
 
 
 CONTRACT_ARCHS = ["resnet8", "resnet20", "wrn_16_2", "resnet164", "resnet18"]

@@ -46,23 +46,23 @@ def logit_l1(s, t):
 
 
 def attention_distance(s, t):
-    return sum(attention_loss(a, b).item() for a, b in zip(s["stages_pre"], t["stages_pre"]))
+    return sum(attention_loss(a, b).item() for a, b in zip(s["stage_outputs"], t["stage_outputs"]))
 
 
 def gram_distance(s, t):
-    return similarity_preserving_loss(s["stages"][-1], t["stages"][-1]).item()
+    return similarity_preserving_loss(s["stage_outputs"][-1], t["stage_outputs"][-1]).item()
 
 
 def fsp_distance(s, t):
-    io = lambda out: list(zip([out["stem"]] + out["stages"][:-1], out["stages"]))  # noqa: E731
+    io = lambda out: list(zip([out["stem"]] + out["stage_outputs"][:-1], out["stage_outputs"]))  # noqa: E731
     return fsp_loss(io(s), io(t)).item()
 
 
 def hint_residual(s, t):
     """How well the teacher's middle stage is linearly predictable (per position, least squares)
     from the student's middle stage: what a FitNet hint teaches, independent of the adapter."""
-    x = s["stages"][1].permute(0, 2, 3, 1).reshape(-1, s["stages"][1].shape[1]).double()
-    y = t["stages"][1].permute(0, 2, 3, 1).reshape(-1, t["stages"][1].shape[1]).double()
+    x = s["stage_outputs"][1].permute(0, 2, 3, 1).reshape(-1, s["stage_outputs"][1].shape[1]).double()
+    y = t["stage_outputs"][1].permute(0, 2, 3, 1).reshape(-1, t["stage_outputs"][1].shape[1]).double()
     x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
     solution = torch.linalg.lstsq(x, y).solution
     return ((x @ solution - y).pow(2).sum() / (y - y.mean(0)).pow(2).sum()).item()

@@ -118,6 +118,7 @@ def test_aux_heads_give_logits_in_training_only(size):
 
 def test_googlenet_matches_torchvision_output_for_output():
     reference = torchvision_googlenet(aux=True, classes=5).eval()
+    reference.transform_input = True   # what torchvision builds for its ImageNet file, and what ours runs
     model = build_model("inception_v1_aux", 5).eval()
     model.load_state_dict(reference.state_dict())   # strict: the very same keys and shapes
     x = torch.randn(2, 3, 64, 32)
@@ -152,6 +153,39 @@ def test_torchvision_googlenet_file_loads_with_only_heads_skipped(arch, skipped_
         if not skipped_heads(key):
             assert torch.equal(own[key], value), key
     assert own["fc.weight"].shape == (16, 1024)
+
+
+def test_with_torchvisions_file_it_is_torchvisions_googlenet_for_that_file_on_market_input(googlenet_file):
+    """googlenet(weights=IMAGENET1K_V1) builds GoogLeNet(transform_input=True, aux_logits=True,
+    init_weights=False) and loads the file; the Market pipeline feeds ImageNet-normalised images.
+    Our model loaded from the same file gives the same embedding on them."""
+    from torchvision.models.googlenet import GoogLeNet
+
+    from distill.data.batches import Normalizer
+    from distill.data.market1501 import IMAGENET_MEAN, IMAGENET_STD
+
+    reference = GoogLeNet(transform_input=True, aux_logits=True, init_weights=False)
+    reference.load_state_dict(torch.load(googlenet_file, weights_only=True))
+    reference.eval()
+    pooled = []
+    reference.avgpool.register_forward_hook(lambda module, args, out: pooled.append(torch.flatten(out, 1)))
+    model = build_model("inception_v1", 751)
+    load_pretrained(model, googlenet_file, "networks[0].pretrained", log=lambda line: None)
+    model.eval()
+    generator = torch.Generator().manual_seed(4)
+    images = torch.randint(0, 256, (2, 3, 256, 128), dtype=torch.uint8, generator=generator)
+    x = Normalizer(IMAGENET_MEAN, IMAGENET_STD, "cpu", channels_last=False)(images)
+    with torch.no_grad():
+        reference(x)
+        ours = model.features(x)["embedding"]
+        # without torchvision's input transform the first convolution sees another scale
+        model.transform_input = False
+        untransformed = model.features(x)["embedding"]
+    # a randomly initialised file's activations are tiny: compare on the reference's scale
+    scale = pooled[0].abs().max()
+    assert scale > 0
+    torch.testing.assert_close(ours / scale, pooled[0] / scale, rtol=1e-5, atol=1e-6)
+    assert (untransformed - pooled[0]).abs().max() > 0.1 * scale
 
 
 def digits_config(arch="mobilenet_v1_w025", **network):

@@ -88,7 +88,9 @@ def test_darkrank_rows(preset):
     for row in ("DarkRank soft", "DarkRank hard", "KD + DarkRank"):
         method = rows[row]["method"]
         assert (method["alpha"], method["beta"]) == ((12.25, 4.0) if official else (3.0, 3.0))
-    assert soft["soft_weight"] == (16.0 if official else 1.0)
+        assert method.get("queries", "all") == ("half" if official else "all")
+    # the official code's 16 with rescale_grad 1/B over a summed CE: mean CE + (16 / 8) L_soft
+    assert soft["soft_weight"] == (16.0 / rows["DarkRank soft"]["data"]["batch_size"] if official else 1.0)
     assert rows["KD"]["optim"]["lr"] == rows["baseline"]["optim"]["lr"]
 
 

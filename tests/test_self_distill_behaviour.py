@@ -63,14 +63,14 @@ def exit_disagreement(trainer):
 @torch.no_grad()
 def similarity_distance(trainer):
     """Sum over shallow stages of the gap between their attention similarity and the deepest stage's."""
-    stages = val_features(trainer)["stages"]
+    stages = val_features(trainer)["stage_outputs"]
     deepest = attention_similarity(stages[-1])
     return sum(similarity_gap(attention_similarity(s), deepest).item() for s in stages[:-1])
 
 
 @torch.no_grad()
 def sad_distance(trainer):
-    stages = val_features(trainer)["stages"]
+    stages = val_features(trainer)["stage_outputs"]
     return sum(sad_loss(a, b).item() for a, b in zip(stages[:-1], stages[1:]))
 
 

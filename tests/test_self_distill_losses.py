@@ -107,10 +107,25 @@ def images(b=None):
     return torch.zeros(b or len(LABELS), *INPUT_SHAPE, dtype=torch.float64)
 
 
+def install_byot_adapter(method, m):
+    """The fixture's features are 6-d: its adapter replaces the resnet8-sized one."""
+    if "net0" not in method.hint_adapters:
+        return
+    adapters = method.hint_adapters["net0"]
+    assert len(adapters) == 1, "resnet8 has 2 shallow exits; the code hints all but the one next to the deepest"
+    weight = t64(m["adapter"]["weight"])
+    linear = nn.Linear(weight.shape[1], weight.shape[0]).double()
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        linear.bias.copy_(t64(m["adapter"]["bias"]))
+    adapters[0] = linear
+
+
 def run_case(case):
     method_name, params, m = case["method"], case["params"], M[case["method"]]
     if method_name == "byot":
         method = build("byot", params, resnet8())
+        install_byot_adapter(method, m)
         embeddings, logits = [t64(x) for x in m["embeddings"]], [t64(x) for x in m["logits"]]
         method.exit_outputs = lambda name, features: (embeddings, logits)
         outputs = {"net0": {"logits": logits[-1], "embedding": embeddings[-1]}}
@@ -119,7 +134,7 @@ def run_case(case):
         method = build("scd", params, resnet8())
         logits = [t64(x) for x in m["logits"]]
         method.exit_outputs = lambda name, features: ([], logits)
-        outputs = {"net0": {"logits": logits[-1], "stages": [t64(x) for x in m["stages"]]}}
+        outputs = {"net0": {"logits": logits[-1], "stage_outputs": [t64(x) for x in m["stages"]]}}
         return method.losses(Batch(images=images(), labels=LABELS), outputs, None), method
     if method_name == "cs_kd":
         partner = FixedPartner(t64(m["partner"]))
@@ -182,12 +197,31 @@ def test_byot_targets_are_detached():
     m = M["byot"]
     embeddings = [t64(x).requires_grad_(True) for x in m["embeddings"]]
     logits = [t64(x).requires_grad_(True) for x in m["logits"]]
-    method = build("byot", dict(alpha=0.25, temperature=2.5, hint_weight=0.7, ce_weight=2.0), resnet8())
+    for form in ("adapted_l2", "mse"):
+        method = build("byot", dict(alpha=0.25, temperature=2.5, hint_weight=0.7, ce_weight=2.0, hint_form=form),
+                       resnet8())
+        install_byot_adapter(method, m)
+        method.exit_outputs = lambda name, features: (embeddings, logits)
+        terms = method.losses(Batch(images=images(), labels=LABELS), {"net0": {}}, None)
+        grads = torch.autograd.grad(terms["kd.net0"] + terms["hint.net0"], [logits[-1], embeddings[-1]],
+                                    allow_unused=True)
+        assert all(g is None or torch.count_nonzero(g) == 0 for g in grads)
+
+
+def test_byot_kd_has_no_t_squared_and_its_gradient_is_the_codes_soft_cross_entropy():
+    """The authors' code: -(softmax(t/T) * log_softmax(z/T)).sum(1).mean(), no T^2. Our KL has its gradient."""
+    m = M["byot"]
+    logits = [t64(x).requires_grad_(True) for x in m["logits"]]
+    embeddings = [t64(x) for x in m["embeddings"]]
+    method = build("byot", dict(alpha=1.0, temperature=3.0, hint_weight=0.0, ce_weight=0.0), resnet8())
     method.exit_outputs = lambda name, features: (embeddings, logits)
-    terms = method.losses(Batch(images=images(), labels=LABELS), {"net0": {}}, None)
-    grads = torch.autograd.grad(terms["kd.net0"] + terms["hint.net0"], [logits[-1], embeddings[-1]],
-                                allow_unused=True)
-    assert all(g is None or torch.count_nonzero(g) == 0 for g in grads)
+    kd = method.losses(Batch(images=images(), labels=LABELS), {"net0": {}}, None)["kd.net0"]
+    target = torch.softmax(logits[-1].detach() / 3.0, dim=1)
+    code = sum(-(target * torch.log_softmax(z / 3.0, dim=1)).sum(1).mean() for z in logits[:-1])
+    ours = torch.autograd.grad(kd, logits[:-1])
+    theirs = torch.autograd.grad(code, logits[:-1])
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_scd_similarity_target_is_detached():
@@ -198,7 +232,7 @@ def test_scd_similarity_target_is_detached():
     method = build("scd", dict(similarity_weight=250.0, consistency_weight=0.0, ce_weight=0.0, exit_ce_weight=0.0),
                    resnet8())
     method.exit_outputs = lambda name, features: ([], logits)
-    terms = method.losses(Batch(images=images(), labels=LABELS), {"net0": {"stages": stages}}, None)
+    terms = method.losses(Batch(images=images(), labels=LABELS), {"net0": {"stage_outputs": stages}}, None)
     assert list(terms) == ["sim.net0"]
     grads = torch.autograd.grad(terms["sim.net0"], stages, allow_unused=True)
     assert grads[2] is None or torch.count_nonzero(grads[2]) == 0

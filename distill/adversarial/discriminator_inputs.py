@@ -9,6 +9,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from distill.losses.kl_divergence import upcast
 from distill.registry import Registry
 
 DISC_INPUTS: Registry = Registry("method.disc_input")
@@ -26,13 +27,13 @@ def _pool_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def conv4_vector(features: dict) -> torch.Tensor:
-    conv4 = F.adaptive_avg_pool2d(features["conv4"].float(), CONV4_GRID)
+    conv4 = F.adaptive_avg_pool2d(upcast(features["conv4"]), CONV4_GRID)
     return _pool_channels(conv4).flatten(1)
 
 
 @DISC_INPUTS.register("fc")
 def fc_input(features, labels, num_classes, dae=None):
-    return features["logits"].float()
+    return upcast(features["logits"])
 
 
 @DISC_INPUTS.register("conv4")
@@ -42,22 +43,23 @@ def conv4_input(features, labels, num_classes, dae=None):
 
 @DISC_INPUTS.register("conv4+fc")
 def conv4_fc_input(features, labels, num_classes, dae=None):
-    return torch.cat([conv4_vector(features), features["logits"].float()], dim=1)
+    return torch.cat([conv4_vector(features), upcast(features["logits"])], dim=1)
 
 
 @DISC_INPUTS.register("fc+label")
 def fc_label_input(features, labels, num_classes, dae=None):
-    return torch.cat([features["logits"].float(), F.one_hot(labels, num_classes).float()], dim=1)
+    logits = upcast(features["logits"])
+    return torch.cat([logits, F.one_hot(labels, num_classes).to(logits.dtype)], dim=1)
 
 
 @DISC_INPUTS.register("fc+avgfc")
 def fc_avgfc_input(features, labels, num_classes, dae=None):
-    return torch.cat([features["logits"].float(), _pool_channels(features["embedding"].float())], dim=1)
+    return torch.cat([upcast(features["logits"]), _pool_channels(upcast(features["embedding"]))], dim=1)
 
 
 @DISC_INPUTS.register("fc+dae")
 def fc_dae_input(features, labels, num_classes, dae=None):
-    logits = features["logits"].float()
+    logits = upcast(features["logits"])
     return torch.cat([logits, dae.code(logits)], dim=1)
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distill.adversarial.discriminator import Discriminator
+from distill.losses.kl_divergence import upcast
 
 
 def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -30,7 +31,7 @@ class TeacherAdversary(nn.Module):
         self.disc = Discriminator(in_features + (num_classes if conditional else 0), structure)
 
     def _input(self, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
-        x = x.float()
+        x = upcast(x)   # half precision -> float32; a float64 run stays float64
         if self.conditional:
             x = torch.cat([x, F.one_hot(labels, self.num_classes).to(x.dtype)], dim=1)
         return x

@@ -2,10 +2,14 @@
 
 Per paired stage: a(F) = L2-normalise(vec(mean_c F^p)); term
 ``at_weight * sum over stage pairs of mean over batch and positions of (a_s - a_t)^2``
-(the official code's form: squared difference, no 1/2; beta = 1000). Tap:
-``stages_pre``, each stage's residual sum before its activation, as the official
-code taps WRN group outputs. The larger map is average-pooled to the smaller
-when sizes differ (RepDistiller's rule). CE on; KD off unless ``kd_weight``."""
+(the official code's form, ``at``/``at_loss`` in the authors' ``utils.py``:
+squared difference, no 1/2; beta = 1000). Tap: ``stage_outputs``, each group's
+output as the next group receives it: the authors' ``cifar.py`` takes WRN group
+outputs (residual sums, pre-activation nets) and their ``imagenet.py`` ResNet
+blocks return ``relu(o + x)`` (post-activation nets); RepDistiller's
+``feat[1:-1]`` with ``preact=False`` is the same map. The larger map is
+average-pooled to the smaller when sizes differ (RepDistiller's rule). CE on;
+KD off unless ``kd_weight``."""
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -16,7 +20,7 @@ from distill.methods.registry import METHODS
 from distill.methods.stage_pairs import check_stage_pairs, stage_pairs_by_network
 from distill.typed_dict import field
 
-AT_TAPS = ("logits", "stages_pre")
+AT_TAPS = ("logits", "stage_outputs")
 
 
 @METHODS.register("at")
@@ -55,5 +59,5 @@ class AttentionTransfer(Method):
             add_logit_terms(terms, name, out["logits"], batch.labels, teacher_output["logits"], p.ce_weight,
                             p.kd_weight, p.temperature)
             weighted(terms, f"at.{name}", p.at_weight, lambda: sum(
-                attention_loss(out["stages_pre"][s], teacher_output["stages_pre"][t], p.p) for s, t in self.pairs[name]))
+                attention_loss(out["stage_outputs"][s], teacher_output["stage_outputs"][t], p.p) for s, t in self.pairs[name]))
         return terms

@@ -6,14 +6,21 @@ in its own space, so the dims may differ):
 - ``L_soft`` (ListNet): cross-entropy between the teacher's and the student's
   Plackett-Luce distributions over all ``list_length``! orders of each query's
   teacher top-``list_length`` list; ``L_hard`` (ListMLE): -log P_S of the
-  teacher's full ranking of the batch. Both average over every sample of the
-  batch as a query (``distill/losses/darkrank.py`` states the conventions).
+  teacher's full ranking of the batch. Both average over the queries
+  (``distill/losses/darkrank.py`` states the conventions): ``queries: all`` (every
+  sample of the batch, the default) or ``half`` (the first B // 2 samples, as the
+  official code ranks from the paired half of its batch); the candidates are always
+  every other sample.
 - Defaults: the paper's setting as summarised in seed 004: alpha = beta = 3
   and the hard transfer (as good as the soft one at a fraction of its cost);
   KD off, identity CE on. The weights (1 here) are not known from the paper
   [inference]. The official code's command instead runs the soft transfer
-  alone, weight 16, list length 4, with S = -12.25 ||.||^4 (alpha 12.25,
-  beta 4) at lr 5e-4; "KD + DarkRank" is ``kd_weight`` > 0 with T 4.
+  alone, list length 4, S = -12.25 ||.||^4 (alpha 12.25, beta 4), lr 5e-4, the
+  first half of the batch as queries, and a gradient equal to that of
+  ``mean CE + (16 / B) L_soft`` (its ``rescale_grad = 1/B`` over a summed CE and a
+  ListNet gradient already averaged over queries and scaled by 16): soft weight 2
+  at its batch of 8 (the ``darkrank`` sweep's ``official`` preset); "KD +
+  DarkRank" is ``kd_weight`` > 0 with T 4.
 - A zero weight reads nothing: with soft and hard at 0 the teacher's embedding
   is not computed, with KD also at 0 the teacher does not run."""
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ from distill.typed_dict import field
 
 TAPS = ("logits", "embedding")
 MAX_LIST_LENGTH = 6     # 6! = 720 permutations per query
+QUERY_SETS = ("all", "half")
 
 
 @METHODS.register("darkrank")
@@ -41,6 +49,7 @@ class DarkRank(Method):
         list_length: int = field(4, ge=2, le=MAX_LIST_LENGTH)
         alpha: float = field(3.0, gt=0.0)
         beta: float = field(3.0, gt=0.0)
+        queries: str = field("all", choices=QUERY_SETS)
 
     needs = Needs(taps=TAPS, teacher=True, teacher_taps=TAPS)
 
@@ -66,6 +75,10 @@ class DarkRank(Method):
     def teacher_taps(self) -> tuple:
         return tuple(t for t, on in (("logits", self.params.kd_weight > 0), ("embedding", self._ranks())) if on)
 
+    def query_count(self, batch_size: int):
+        """How many of the batch's first samples are queries (None: all of them)."""
+        return max(1, batch_size // 2) if self.params.queries == "half" else None
+
     def losses(self, batch, outputs, teacher_output):
         p = self.params
         teacher_output = teacher_output or {}
@@ -76,8 +89,9 @@ class DarkRank(Method):
             out = outputs[name]
             add_logit_terms(terms, name, out["logits"], batch.labels, teacher_logits, p.ce_weight, p.kd_weight,
                             p.temperature)
+            queries = self.query_count(len(out["embedding"]))
             weighted(terms, f"soft.{name}", p.soft_weight, lambda: soft_rank_loss(
-                out["embedding"], teacher_embedding, p.list_length, p.alpha, p.beta))
+                out["embedding"], teacher_embedding, p.list_length, p.alpha, p.beta, queries))
             weighted(terms, f"hard.{name}", p.hard_weight, lambda: hard_rank_loss(
-                out["embedding"], teacher_embedding, p.alpha, p.beta))
+                out["embedding"], teacher_embedding, p.alpha, p.beta, queries))
         return terms

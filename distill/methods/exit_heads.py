@@ -9,7 +9,7 @@ from distill.evaluators.multi_head import MultiHeadAccuracy
 from distill.methods.base import Method
 from distill.models.exits import build_exits, exit_outputs
 
-EXIT_TAPS = ("logits", "embedding", "stages")
+EXIT_TAPS = ("logits", "embedding", "stage_outputs")
 
 
 def check_staged(config, shapes, purpose: str, min_stages: int = 2) -> None:

@@ -1,8 +1,12 @@
-"""FitNets (Romero et al., 2015): a hint. A trainable adapter (1x1 conv + BN,
-``HintAdapter``) maps the student's guided stage to the teacher's hint stage;
-term ``hint_weight * mean over all elements of (adapter(F_s) - F_t)^2``
-(RepDistiller's HintLoss, MSE; weight 100). Tap: ``stages`` (post-activation),
-the middle paired stage by default, as the paper guides the middle layer.
+"""FitNets (Romero et al., 2015), as RepDistiller runs it (``train_student.py``
+with ``--distill hint``, ``ConvReg`` and ``HintLoss``): a trainable regressor
+(1x1 conv + BN + ReLU, ``HintAdapter``; ``regressor_relu: false`` drops the ReLU)
+maps the student's guided stage to the teacher's hint stage; term
+``hint_weight * mean over all elements of (regressor(F_s) - F_t)^2`` (MSE; weight
+100). Tap: ``stage_outputs``, the map a stage hands to the next (RepDistiller's
+``is_feat`` features: post-ReLU block outputs on post-activation ResNets, the raw
+residual sums on pre-activation WRN/ResNet-164), the middle paired stage by default
+(RepDistiller's ``hint_layer`` 2 of a three-stage net: the middle stage's output).
 
 ``schedule: two_stage`` (the paper's): the first ``hint_fraction`` of the
 epochs train the hint term alone (the student up to its guided stage and the
@@ -22,7 +26,7 @@ from distill.methods.staged_training import first_stage_epochs
 from distill.methods.stage_pairs import paired_stages
 from distill.typed_dict import field
 
-HINT_TAPS = ("logits", "stages")
+HINT_TAPS = ("logits", "stage_outputs")
 
 
 @METHODS.register("fitnet")
@@ -36,6 +40,7 @@ class FitNet(Method):
         ce_weight: float = field(0.1, ge=0.0)
         kd_weight: float = field(0.9, ge=0.0)
         temperature: float = field(4.0, gt=0.0)
+        regressor_relu: bool = True           # RepDistiller's ConvReg(use_relu=True)
 
     needs = Needs(taps=HINT_TAPS, teacher=True, teacher_taps=HINT_TAPS)
 
@@ -63,7 +68,8 @@ class FitNet(Method):
             s, t = self._pair(len(ctx.stage_channels[name]), len(teacher_channels), params.hint_stage)
             self.pairs[name] = (s, t)
             if params.hint_weight > 0:
-                self.adapters[name] = self.train_with(name, HintAdapter(ctx.stage_channels[name][s], teacher_channels[t]))
+                regressor = HintAdapter(ctx.stage_channels[name][s], teacher_channels[t], params.regressor_relu)
+                self.adapters[name] = self.train_with(name, regressor)
         self.hint_epochs = first_stage_epochs(params.hint_fraction, ctx.epochs) if params.schedule == "two_stage" else 0
 
     def in_hint_stage(self) -> bool:
@@ -87,6 +93,6 @@ class FitNet(Method):
             if hints:
                 s, t = self.pairs[name]
                 weighted(terms, f"hint.{name}", p.hint_weight, lambda: hint_loss(
-                    self.adapters[name](out["stages"][s], teacher_output["stages"][t].shape[-2:]),
-                    teacher_output["stages"][t]))
+                    self.adapters[name](out["stage_outputs"][s], teacher_output["stage_outputs"][t].shape[-2:]),
+                    teacher_output["stage_outputs"][t]))
         return terms

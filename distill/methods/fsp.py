@@ -2,8 +2,10 @@
 runs it. For each stage the FSP matrix between its input and its output
 (``G_ij = mean over positions of F1_i * F2_j``; the larger map pooled to the
 smaller), term ``fsp_weight * sum over stages of mean((G_s - G_t)^2)``
-(weight 50). Taps: ``stem`` and ``stages`` (post-activation): stage k's input
-is the stem for k = 0, else stage k-1's output. Student and teacher need
+(weight 50; RepDistiller's ``FSP`` in ``distiller_zoo/FSP.py`` over
+``feat[:-1]``). Taps: ``stem`` and ``stage_outputs``: stage k's input is the stem
+for k = 0 (RepDistiller's ``f0``: ``relu(bn1(conv1 x))`` on ResNets, ``conv1 x``
+on WRN), else stage k-1's output as the next stage receives it. Student and teacher need
 equal channel counts at every pair (a ResNet-20 student takes a ResNet-110
 teacher: both 16/32/64).
 
@@ -21,7 +23,7 @@ from distill.methods.registry import METHODS
 from distill.methods.staged_training import first_stage_epochs
 from distill.typed_dict import field
 
-FSP_TAPS = ("logits", "stem", "stages")
+FSP_TAPS = ("logits", "stem", "stage_outputs")
 
 
 def stage_io_channels(stem_channels, stage_channels):
@@ -70,7 +72,7 @@ class FSP(Method):
     @staticmethod
     def stage_io(out: dict):
         """(input, output) of every stage."""
-        return list(zip([out["stem"]] + list(out["stages"][:-1]), out["stages"]))
+        return list(zip([out["stem"]] + list(out["stage_outputs"][:-1]), out["stage_outputs"]))
 
     def losses(self, batch, outputs, teacher_output):
         p = self.params

@@ -4,7 +4,7 @@ read): result-oriented adversarial learning on logits plus process-oriented
 intermediate supervision "squeezed" by attention. Ours:
 
     student = adv_weight * BCE(D(z_s), 1)                       D: MLP 128fc-256fc-128fc on logits
-            + at_weight * sum over stage pairs of mean (a(F_s) - a(F_t))^2   (the AT map, tap ``stages_pre``)
+            + at_weight * sum over stage pairs of mean (a(F_s) - a(F_t))^2   (the AT map, tap ``stage_outputs`` as AT)
             + ce_weight * CE
 
 The attention module is the parameter-free AT map (the "task-driven" trained
@@ -21,7 +21,7 @@ from distill.methods.registry import METHODS
 from distill.methods.stage_pairs import check_stage_pairs, stage_pairs_by_network
 from distill.typed_dict import field
 
-KSANC_TAPS = ("logits", "stages_pre")
+KSANC_TAPS = ("logits", "stage_outputs")
 
 
 @METHODS.register("ksanc")
@@ -60,6 +60,6 @@ class KSANC(TeacherAdversarialMethod):
             out = outputs[name]
             add_logit_terms(terms, name, out["logits"], batch.labels, teacher_output["logits"], p.ce_weight, 0.0, 1.0)
             weighted(terms, f"at.{name}", p.at_weight, lambda: sum(
-                self.squeezed_loss(out["stages_pre"][s], teacher_output["stages_pre"][t]) for s, t in self.pairs[name]))
+                self.squeezed_loss(out["stage_outputs"][s], teacher_output["stage_outputs"][t]) for s, t in self.pairs[name]))
             self.add_adversarial_term(terms, name, batch, outputs, teacher_output)
         return terms

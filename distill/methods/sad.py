@@ -3,7 +3,9 @@ comparator of seed 002: each stage's attention (channel energy, resized to the
 stage's size, spatial softmax) mimics the next deeper stage's (detached), term
 ``sad_weight * sum_m ||Psi(A_m) - sg Psi(A_{m+1})||^2``, switched on only after
 ``start_fraction`` of training (the paper adds it to a partly trained network),
-beside the network's CE. No exits. Tap: ``stages`` (post-activation)."""
+beside the network's CE. No exits. Tap: ``stage_outputs`` (the map each stage hands
+on, the tap of every stage-reading method here; recalled, not checked against the
+authors' code)."""
 from dataclasses import dataclass
 
 import torch.nn.functional as F
@@ -24,7 +26,7 @@ class SelfAttentionDistillation(Method):
         start_fraction: float = field(0.5, ge=0.0, le=1.0)   # of train.epochs, before SAD switches on
         ce_weight: float = field(1.0, ge=0.0)
 
-    needs = Needs(taps=("logits", "stages"))
+    needs = Needs(taps=("logits", "stage_outputs"))
 
     @classmethod
     def check_config(cls, config, shapes) -> None:
@@ -44,5 +46,5 @@ class SelfAttentionDistillation(Method):
             out = outputs[name]
             weighted(terms, f"ce.{name}", p.ce_weight, lambda: F.cross_entropy(upcast(out["logits"]), batch.labels))
             weighted(terms, f"sad.{name}", p.sad_weight if self.active() else 0.0, lambda: sum(
-                sad_loss(shallow, deeper.detach()) for shallow, deeper in zip(out["stages"][:-1], out["stages"][1:])))
+                sad_loss(shallow, deeper.detach()) for shallow, deeper in zip(out["stage_outputs"][:-1], out["stage_outputs"][1:])))
         return terms

@@ -97,5 +97,5 @@ class SimilarityConsistency(ExitMethod):
                      lambda: sum(F.cross_entropy(upcast(z), batch.labels) for z in shallow))
             weighted(terms, f"cons.{name}", p.consistency_weight,
                      lambda: sum(soft_kl(z, target, p.temperature) for z in shallow))
-            weighted(terms, f"sim.{name}", p.similarity_weight, lambda: self.similarity_term(name, out["stages"]))
+            weighted(terms, f"sim.{name}", p.similarity_weight, lambda: self.similarity_term(name, out["stage_outputs"]))
         return terms

@@ -1,7 +1,9 @@
 """Similarity-preserving KD (Tung & Mori, 2019), as RepDistiller implements it:
 G = Q Q^T with Q the stage map flattened to B x CHW, rows L2-normalised;
-term ``sp_weight * ||G_s - G_t||_F^2 / B^2`` (gamma = 3000). Tap: ``stages``
-(post-activation), the last stage by default (RepDistiller's ``feat[-2]``)."""
+term ``sp_weight * ||G_s - G_t||_F^2 / B^2`` (gamma = 3000; RepDistiller's
+``Similarity`` loss in ``distiller_zoo/SP.py``). Tap: ``stage_outputs``, the last
+stage by default (RepDistiller's ``feat[-2]`` from ``is_feat``: the post-ReLU block
+output on post-activation ResNets, the raw residual sum on WRN / ResNet-164)."""
 import dataclasses
 from dataclasses import dataclass
 from typing import List
@@ -13,7 +15,7 @@ from distill.methods.registry import METHODS
 from distill.methods.stage_pairs import check_stage_pairs, stage_pairs_by_network
 from distill.typed_dict import field
 
-SP_TAPS = ("logits", "stages")
+SP_TAPS = ("logits", "stage_outputs")
 
 
 @METHODS.register("sp")
@@ -51,5 +53,5 @@ class SimilarityPreserving(Method):
             add_logit_terms(terms, name, out["logits"], batch.labels, teacher_output["logits"], p.ce_weight,
                             p.kd_weight, p.temperature)
             weighted(terms, f"sp.{name}", p.sp_weight, lambda: sum(
-                similarity_preserving_loss(out["stages"][s], teacher_output["stages"][t]) for s, t in self.pairs[name]))
+                similarity_preserving_loss(out["stage_outputs"][s], teacher_output["stage_outputs"][t]) for s, t in self.pairs[name]))
         return terms

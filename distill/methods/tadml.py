@@ -148,7 +148,7 @@ class TADML(Method):
             terms["disc.shared"] = _bce(disc(inputs[self.real_peer]), True) + sum(_bce(disc(inputs[n]), False) for n in fakes) / len(fakes)
         if self.dae is not None and p.dae_weight > 0:
             for name in self.network_names:
-                terms[f"dae.{name}"] = p.dae_weight * self.dae.reconstruction_loss(outputs[name]["logits"].float())
+                terms[f"dae.{name}"] = p.dae_weight * self.dae.reconstruction_loss(upcast(outputs[name]["logits"]))
         return terms
 
     def after_step(self, batch, outputs, teacher_output) -> Dict[str, torch.Tensor]:

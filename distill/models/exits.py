@@ -6,8 +6,9 @@ network's embedding width, so it can be regressed onto the deepest feature
 (BYOT's hint). The deepest exit is the network's own head.
 
 Exits are modules a method trains with its network (``Method.train_with``);
-they read ``features["stages"]`` (post-activation), so any model meeting the
-feature contract with two or more stages can carry them."""
+they read ``features["stage_outputs"]`` (what each stage hands to the next: BYOT's
+code feeds each ``layerN`` output to its exit), so any model meeting the feature
+contract with two or more stages can carry them."""
 from typing import List, Sequence, Tuple
 
 import torch
@@ -41,7 +42,7 @@ def build_exits(stage_channels: Sequence[int], embedding_dim: int, num_classes: 
 def exit_outputs(exits: nn.ModuleList, features: dict) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
     """(embeddings, logits) of every exit, shallowest first; the last pair is the network's own."""
     embeddings, logits = [], []
-    for head, stage_map in zip(exits, features["stages"]):
+    for head, stage_map in zip(exits, features["stage_outputs"]):
         embedding, out = head(stage_map)
         embeddings.append(embedding)
         logits.append(out)

@@ -8,16 +8,18 @@ the same thing on every architecture.
   classifier's input (for pre-activation nets: after the final BN-ReLU).
 - ``stem`` (B, C0, H, W): the map that enters the first stage (FSP's first input).
 - ``stages_pre``: one map per resolution stage, the stage's last residual sum
-  *before* any activation. This is the tap of Attention Transfer's reference
-  code (WRN group outputs) and of RepDistiller's ``preact=True``.
+  *before* any activation (on post-activation nets: before the block's ReLU).
 - ``stages``: one map per stage, **post-activation**: ``relu(stages_pre[i])``.
   For post-activation ResNets this is exactly the stage's output; for
   pre-activation nets (WRN, ResNet-164) the ReLU is applied for the tap only.
-  This is RepDistiller's default ``is_feat`` tap (FitNet, SP, FSP).
 - ``conv4``: ``stages[-1]`` (TADML's name for the last stage's map).
 - ``stage_outputs``: what each stage hands to the next stage (or to the head):
-  ``stages`` on post-activation nets, ``stages_pre`` on pre-activation ones. A
-  branch that re-runs the last stage (ONE) starts from ``stage_outputs[-2]``.
+  ``stages`` on post-activation nets, ``stages_pre`` on pre-activation ones.
+  This is what the reference codes read (a group's output: ``relu(o + x)`` in the
+  AT authors' ResNets and RepDistiller's ``resnet.py``, the raw residual sum in
+  their WRNs), so every stage-reading method reads it (AT, KSANC, HKSANC, SP, FSP,
+  FitNet, the exits of BYOT and SCD, SAD, SCD's similarity); a branch that re-runs
+  the last stage (ONE) starts from ``stage_outputs[-2]``.
 
 Model attributes: ``stage_channels`` (channels of each stage, in order),
 ``stem_channels``, ``embedding_dim`` and ``arch`` (the registry name, set by

@@ -1,8 +1,16 @@
 """InceptionV1 (GoogLeNet, Szegedy et al. 2015) as torchvision's ``GoogLeNet``: its own
 modules, adopted under their own names, so a torchvision GoogLeNet state dict (ImageNet
-weights included) loads key for key; ``transform_input`` is off (inputs are normalised by
-the data pipeline) and random initialisation is torchvision's ``init_weights``. 6,624,904
-parameters for 1000 classes without auxiliary heads.
+weights included) loads key for key; random initialisation is torchvision's
+``init_weights``. 6,624,904 parameters for 1000 classes without auxiliary heads.
+
+Input scale: torchvision's ImageNet weights (``googlenet(weights=IMAGENET1K_V1)``) are
+built with ``transform_input=True``: they were trained on ``(x - 0.5) / 0.5`` per channel,
+which torchvision's ``_transform_input`` derives from ImageNet-normalised input. The
+re-id pipelines normalise with the ImageNet mean and std, so a 3-channel model here runs
+that same transform (torchvision's own code) before ``conv1``: with torchvision's file it
+equals torchvision's GoogLeNet built for that file. On data sets normalised otherwise and
+trained from scratch the transform is a fixed per-channel affine map the first
+convolution absorbs.
 
 ``inception_v1_aux`` also has torchvision's two auxiliary classifiers ``aux1`` (after
 inception4a) and ``aux2`` (after inception4d), sized for the data set's classes. They
@@ -75,6 +83,8 @@ class InceptionV1(StagedNetwork):
         for name, module in net.named_children():   # torchvision's names and order; None heads are skipped
             setattr(self, name, module)
         self.aux_head_names: Tuple[str, ...] = self.aux_family if aux_heads else ()
+        # read by torchvision's GoogLeNet._transform_input, which stem_forward runs
+        self.transform_input = in_channels == 3
         self.aux_logits: List[torch.Tensor] = []
         # plain attribute (not registered): the same modules under a second name would duplicate state dict keys
         object.__setattr__(self, "_stage_list",
@@ -97,7 +107,9 @@ class InceptionV1(StagedNetwork):
         return {**super().__getstate__(), "aux_logits": []}
 
     def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.maxpool1(self.conv1(x))
+        from torchvision.models.googlenet import GoogLeNet
+
+        return self.maxpool1(self.conv1(GoogLeNet._transform_input(self, x)))
 
     def head(self, out: torch.Tensor):
         embedding = torch.flatten(nn.functional.adaptive_avg_pool2d(out, 1), 1)

@@ -2,8 +2,14 @@
 mappings in deep residual networks"): depth 9n + 2, three stages of n
 bottlenecks (1x1, 3x3, 1x1 convolutions, BN-ReLU before each), widths 16/32/64
 expanded x4 (stage outputs 64/128/256), a 1x1 projection where the shape
-changes, a final BN-ReLU before pooling. ResNet-164: n = 18, 1.7M parameters
-(seed 000's Table 7 prints "2.6" for it, in another unit or variant)."""
+changes, a final BN-ReLU before pooling. ResNet-164: n = 18, 1,703,258 parameters
+for 10 classes (He et al.'s 1.7M).
+
+``resnet164_n27``: the same blocks, n = 27 per stage, as an older, widely copied
+pre-activation builder makes for ``depth=164`` (it counts a bottleneck as two layers,
+n = (depth - 2) / 6): 2,537,882 parameters for 10 classes, 2,561,012 for 100. Seed 000's
+Table 7 gives ResNet-164 "2.6" M parameters, which is this network's size, not He et
+al.'s."""
 import functools
 
 import torch.nn.functional as F
@@ -42,11 +48,11 @@ class PreActBottleneck(nn.Module):
 
 
 class PreActResNet(PreActivationNetwork):
-    def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3):
+    def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3, layers_per_block: int = 3):
         super().__init__()
-        if (depth - 2) % 9:
-            raise ValueError(f"pre-activation bottleneck ResNet depth must be 9n+2, got {depth}")
-        blocks = (depth - 2) // 9
+        if (depth - 2) % (3 * layers_per_block):
+            raise ValueError(f"pre-activation bottleneck ResNet depth must be {3 * layers_per_block}n+2, got {depth}")
+        blocks = (depth - 2) // (3 * layers_per_block)
         widths = [16 * EXPANSION, 32 * EXPANSION, 64 * EXPANSION]
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.stages, channels = build_stages(PreActBottleneck, 16, widths, blocks)
@@ -61,3 +67,5 @@ class PreActResNet(PreActivationNetwork):
 
 
 MODELS.register("resnet164")(functools.partial(PreActResNet, 164))
+# the older builder's depth arithmetic: two "layers" per bottleneck, so 27 bottlenecks a stage
+MODELS.register("resnet164_n27")(functools.partial(PreActResNet, 164, layers_per_block=2))
