@@ -23,6 +23,13 @@ class DataConfig:
     augment: bool = True
     classes_per_batch: Optional[int] = field(None, ge=1)  # K classes x B/K images per batch (TADML's K)
     train_limit: Optional[int] = field(None, ge=1)      # use only the first N training images (tests)
+    # a fixed class-stratified subset of the training split (after the validation hold-out): N images,
+    # N / classes per class, drawn with subset_seed (the same for every trial), for runs sized to a CPU
+    train_subset: Optional[int] = field(None, ge=1)
+    # the same for the validation split: selection reads a fixed stratified subset of it (an epoch's
+    # validation costs as much as training on a small subset); the test split is always whole
+    val_subset: Optional[int] = field(None, ge=1)
+    subset_seed: int = 0
     # evaluate on each image and its horizontal mirror and average the embeddings before
     # normalising (re-id practice); only for tasks whose evaluator takes flipped outputs (retrieval)
     eval_flip: bool = False

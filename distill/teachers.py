@@ -16,6 +16,7 @@ from distill.errors import ConfigError
 
 FINISHED_FILE = "teacher.yaml"
 DATA_FIELDS = ("name", "root", "val_fraction", "split_seed", "train_limit", "batch_size", "augment", "classes_per_batch")
+SUBSET_FIELDS = ("train_subset", "val_subset", "subset_seed")
 TRAIN_FIELDS = ("deterministic", "amp", "channels_last")
 
 
@@ -34,8 +35,12 @@ def teacher_key(config) -> str:
     raw = _as_dict(config)
     teacher, data, train = raw["teacher"], raw.get("data", {}), raw.get("train", {})
     data = {**data, "batch_size": teacher.get("batch_size") or data.get("batch_size")}
+    fields = {k: data.get(k) for k in DATA_FIELDS}
+    # a stratified training subset changes the data; keys without one stay as they were
+    if data.get("train_subset") is not None or data.get("val_subset") is not None:
+        fields.update({k: data.get(k) for k in SUBSET_FIELDS})
     what = {"arch": teacher["arch"], "seed": teacher.get("seed", 0), "epochs": teacher.get("epochs"),
-            "data": {k: data.get(k) for k in DATA_FIELDS}, "optim": teacher.get("optim") or raw.get("optim", {}),
+            "data": fields, "optim": teacher.get("optim") or raw.get("optim", {}),
             "train": {k: train.get(k) for k in TRAIN_FIELDS}}
     digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{teacher['arch']}-{data.get('name')}-{digest}"

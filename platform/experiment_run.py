@@ -54,13 +54,13 @@ def trial_variants(spec, preset: str, fixed, seeds: Optional[List[int]]):
     import optuna
 
     from search_spaces.define_by_run import SpaceFunction
-    from search_spaces.grid import ablation_variants, grid_variants
+    from search_spaces.grid import ablation_variants, sweep_grid
 
     if seeds is not None:
         return ablation_variants(spec, preset, fixed)
     space = spec.space_for(preset, fixed)
     if spec.sampler == "grid":
-        return grid_variants(space, spec.variants_for(preset))
+        return sweep_grid(spec, preset, fixed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     derived = SpaceFunction(space, spec.space_function)(trial) or {}
@@ -95,6 +95,21 @@ def check_trial_configs(base: dict, variants, metrics=()) -> List[dict]:
     return resolved
 
 
+def validated_base(args, spec, seeds: Optional[List[int]] = None):
+    """The resolved base config of ``spec`` at ``args.preset`` with ``args.set``, and the keys
+    --set fixes, every trial variant validated; nothing is written."""
+    preset = spec.preset(args.preset)
+    base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
+    base = absolute_paths(base)
+    base = with_store(base, args.teacher_store or default_store(args.storage), preset.teacher_epochs)
+    check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
+    cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
+    base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
+    fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
+    check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds), spec.metrics)
+    return base, fixed
+
+
 def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     """Validate everything and create (or find) the experiment folder; no Ray yet."""
     from platform.experiment_dir import find_experiment_dir, new_experiment_dir, read_meta, write_meta
@@ -114,16 +129,11 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
 
         check_resume_checkpoints(experiment_dir)   # the checkpoint each trial continues from, before any Ray work
         return spec, experiment_dir, meta
-    base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
-    base = absolute_paths(base)
-    base = with_store(base, args.teacher_store or default_store(args.storage), preset.teacher_epochs)
-    check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
-    cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
-    base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
-    fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
-    check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds), spec.metrics)
+    base, fixed = validated_base(args, spec, seeds)
     experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
-    meta = {"kind": kind, "sweep": spec.name, "preset": args.preset, "trials": trials or preset.trials,
+    # a sweep given as a file (the evidence command's tuned sweeps) is read from it again by reports
+    sweep_file = os.path.abspath(args.name) if args.name.endswith((".yaml", ".yml")) else None
+    meta = {"kind": kind, "sweep": spec.name, "sweep_file": sweep_file, "preset": args.preset, "trials": trials or preset.trials,
             "seeds": seeds, "metric": spec.primary_metric, "mode": spec.primary_mode,
             "objectives": [{"metric": m, "mode": d} for m, d in zip(spec.metrics, spec.modes)],
             "overrides": list(args.set), "fixed": fixed, "optuna_storage": args.optuna_storage, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}

@@ -54,7 +54,7 @@ def export_ablation_rows(experiment_dir: str, out_dir: str = None):
     meta = read_meta(experiment_dir)
     if meta.get("kind") != "ablation":
         raise ConfigError("--from-ablation", f"{experiment_dir} is a {meta.get('kind', 'sweep')}, not an ablation")
-    spec = load_sweep(meta["sweep"])
+    spec = load_sweep(meta.get("sweep_file") or meta["sweep"])
     metric, sign = meta["metric"], (1.0 if meta["mode"] == "max" else -1.0)
     cells = defaultdict(list)
     for row in read_rows(os.path.join(experiment_dir, TRIALS_FILE)):

@@ -137,7 +137,7 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
     rows = read_rows(os.path.join(experiment_dir, TRIALS_FILE))
     if not rows:
         raise ConfigError("EXPERIMENT", f"{experiment_dir} has no finished trials yet ({TRIALS_FILE} missing or empty)")
-    spec = load_sweep(meta["sweep"])
+    spec = load_sweep(meta.get("sweep_file") or meta["sweep"])
     out_dir = os.path.join(experiment_dir, REPORT_DIR)
     os.makedirs(out_dir, exist_ok=True)
     is_table = spec.table is not None and (meta.get("kind") == "ablation" or spec.sampler == "grid")

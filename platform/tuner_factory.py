@@ -13,7 +13,7 @@ from platform.experiment_dir import OPTUNA_FILE, TUNE_NAME
 from platform.progress_line import ProgressLine
 from platform.trial_records import TrialRecorder
 from search_spaces.define_by_run import SpaceFunction
-from search_spaces.grid import ablation_variants, grid_variants
+from search_spaces.grid import ablation_variants, sweep_grid
 from trainables.distill_trainable import train_distill
 from trainables.trial_config import BASE_KEY, OPTIONS_KEY, VARIANT_KEY
 
@@ -101,7 +101,7 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
         param_space["seed"] = tune.grid_search(list(seeds))
         total = len(param_space[VARIANT_KEY]["grid_search"]) * len(seeds)
     elif spec.sampler == "grid":
-        param_space[VARIANT_KEY] = tune.grid_search(grid_variants(space, spec.variants_for(preset)))
+        param_space[VARIANT_KEY] = tune.grid_search(sweep_grid(spec, preset, fixed))
         total = len(param_space[VARIANT_KEY]["grid_search"])
     else:
         search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler,

@@ -75,6 +75,54 @@ def grid_variants(space: Dict[str, ParamSpec], named: Dict[str, Dict[str, Dict[s
     return out
 
 
+DRAW_LABEL = LABEL_PREFIX + "draw"
+
+
+def row_draws(search, row: str, seed: int, fixed=()) -> List[Dict[str, Any]]:
+    """The ``search.draws`` configurations of one row: values of ``common`` and the row's own
+    space, drawn by Optuna's RandomSampler seeded by the sweep's seed and the row's name."""
+    import zlib
+
+    import optuna
+
+    from search_spaces.define_by_run import SpaceFunction
+
+    space = {k: v for k, v in {**search.common, **(search.rows.get(row) or {})}.items() if k not in fixed}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.RandomSampler(seed=(seed * 1_000_003 + zlib.crc32(row.encode())) % (2 ** 31))
+    study = optuna.create_study(sampler=sampler)
+    draws = []
+    for _ in range(search.draws):
+        trial = study.ask()
+        SpaceFunction(space)(trial)
+        draws.append(dict(trial.params))
+    return draws
+
+
+def with_row_search(variants: List[Dict[str, Any]], search, seed: int, fixed=()) -> List[Dict[str, Any]]:
+    """Each variant once per draw of its row (``search.draw``: 0, 1, ...); rows that inherit
+    another row's selection are not run."""
+    if search is None:
+        return variants
+    label = LABEL_PREFIX + search.axis
+    cache: Dict[str, List[Dict[str, Any]]] = {}
+    out = []
+    for variant in variants:
+        row = str(variant[label])
+        if row in search.inherit:   # takes another row's selection: nothing of its own to search
+            continue
+        draws = cache.setdefault(row, row_draws(search, row, seed, fixed))
+        out.extend({**variant, **values, DRAW_LABEL: k} for k, values in enumerate(draws))
+    return out
+
+
+def sweep_grid(spec, preset: str, fixed=()) -> List[Dict[str, Any]]:
+    """A grid sweep's configurations: the named axes crossed with the space's grid, then, for a
+    preset with ``row_search``, each row's draws."""
+    variants = grid_variants(spec.space_for(preset, fixed), spec.variants_for(preset))
+    return with_row_search(variants, spec.preset(preset).row_search, spec.seed, fixed)
+
+
 def ablation_variants(spec, preset: str, fixed=()) -> List[Dict[str, Any]]:
     """The configurations an ablation runs once per seed: a grid sweep's grid, or a
     search's enqueued points (the paper's rows) with their derived keys resolved."""
@@ -82,7 +130,7 @@ def ablation_variants(spec, preset: str, fixed=()) -> List[Dict[str, Any]]:
     from search_spaces.define_by_run import SpaceFunction
 
     if spec.sampler == "grid":
-        return grid_variants(spec.space_for(preset, fixed), spec.variants_for(preset))
+        return sweep_grid(spec, preset, fixed)
     points = spec.points_for(preset, fixed)
     if not points:
         raise ConfigError("sweep", f"{spec.name} is a search without points; an ablation needs a grid or points")

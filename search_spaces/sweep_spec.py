@@ -104,6 +104,22 @@ class ResourceSpec:
 
 
 @dataclass
+class RowSearchSpec:
+    """An equal-budget random search per table row (the evidence presets' tuning): for every
+    row of ``axis``, ``draws`` configurations drawn at random from ``common`` plus that row's
+    own space in ``rows`` (its weight, its temperature), seeded by the sweep's seed and the
+    row's name, so a resume or a re-run draws the same ones. A grid sweep runs every draw once
+    (labelled ``search.draw``); Optuna's TPE would draw its first 10 trials at random anyway."""
+    axis: str
+    draws: int = field(8, ge=1)
+    common: Dict[str, ParamSpec] = dc_field(default_factory=dict)
+    rows: Dict[str, Dict[str, ParamSpec]] = dc_field(default_factory=dict)
+    # rows not searched: each takes another row's selected values, except the keys it sets itself
+    # (a loss ablation is the full method's tuned config with its terms switched off)
+    inherit: Dict[str, str] = dc_field(default_factory=dict)
+
+
+@dataclass
 class PresetSpec:
     trials: int = field(1, ge=1)
     set: Dict[str, Any] = dc_field(default_factory=dict)
@@ -113,6 +129,8 @@ class PresetSpec:
     variants: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None   # replaces the named axes it lists
     # merged INTO existing rows of an axis (e.g. a smoke preset shrinking only the online rows' peer)
     variant_overrides: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
+    row_search: Optional[RowSearchSpec] = None   # a grid preset: draws per row instead of one configuration
+    baseline: Optional[str] = None   # the table's baseline row when this preset names the rows differently
 
 
 @dataclass
@@ -156,6 +174,25 @@ class TableSpec:
 
 
 @dataclass
+class ClaimSpec:
+    """A paper's claim, checked against an evidence table (``platform/evidence_stats.py``):
+    ``row`` beats ``than`` (by at least ``by`` points), or, with ``kind: within``, the two
+    are within ``margin`` points of each other. ``paper`` states the paper's direction and
+    size with its source; the verdict is computed from the measured numbers."""
+    text: str
+    row: str
+    than: str
+    kind: str = field("beats", choices=("beats", "within"))
+    by: float = field(0.0, ge=0.0)
+    margin: Optional[float] = field(None, gt=0.0)
+    paper: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.kind == "within" and self.margin is None:
+            raise ConfigError(f"{path}.margin", "a 'within' claim needs a margin (points)")
+
+
+@dataclass
 class SweepSpec:
     base: Dict[str, Any]
     metric: Union[str, List[str]]        # two or more: a multi-objective search (Pareto front)
@@ -175,6 +212,7 @@ class SweepSpec:
     tables: Dict[str, TableSpec] = dc_field(default_factory=dict)   # further tables (table_<name>.md), e.g. an ablation
     resources: Optional[ResourceSpec] = None
     oom_half_batch: bool = False          # on CUDA out-of-memory, restart a trial once at half the batch
+    claims: List[ClaimSpec] = dc_field(default_factory=list)   # what the papers claim, for evidence tables
 
     @property
     def metrics(self) -> List[str]:
@@ -218,6 +256,9 @@ class SweepSpec:
             if "." in axis:
                 raise ConfigError(f"variants.{axis}", "an axis name is a plain word (it labels rows), not a dotted key")
         self._validate_row_conditions()
+        for name, preset in self.presets.items():
+            if preset.row_search is not None:
+                self._validate_row_search(name, preset.row_search)
         for name, table in [("table", self.table)] + [(f"tables.{k}", t) for k, t in self.tables.items()]:
             if table is not None:
                 self._validate_table_rows(name, table)
@@ -246,6 +287,23 @@ class SweepSpec:
                                                  f"{', '.join(a for a in self.variants if a != axis) or 'none'}")
                     if not isinstance(allowed, list) or not allowed:
                         raise ConfigError(f"{where}.{other}", "must be a non-empty list of rows")
+
+    def _validate_row_search(self, preset: str, search: RowSearchSpec) -> None:
+        where = f"presets.{preset}.row_search"
+        if self.sampler != "grid":
+            raise ConfigError(f"{where}", f"draws per row need sampler: grid, got {self.sampler}")
+        if search.axis not in self.variants:
+            raise ConfigError(f"{where}.axis", f"unknown axis {search.axis!r}; allowed: {', '.join(self.variants) or 'none'}")
+        rows = [str(r) for r in self.variants_for(preset)[search.axis]]
+        for row in search.rows:
+            if str(row) not in rows:
+                raise ConfigError(f"{where}.rows.{row}", f"not a row of axis {search.axis}; allowed: {', '.join(rows)}")
+        for row, source in search.inherit.items():
+            for name, value in ((f"{where}.inherit", row), (f"{where}.inherit.{row}", source)):
+                if str(value) not in rows:
+                    raise ConfigError(name, f"{value!r} is not a row of axis {search.axis}; allowed: {', '.join(rows)}")
+            if source in search.inherit:
+                raise ConfigError(f"{where}.inherit.{row}", f"{source!r} inherits too; name a searched row")
 
     def _validate_table_rows(self, name: str, table: "TableSpec") -> None:
         if table.rows not in self.variants:
@@ -383,11 +441,17 @@ def load_recipe(name: str, chain=()) -> Dict[str, Any]:
     return resolve_extends(raw, tuple(chain) + (name,))
 
 
-def load_sweep(name: str) -> SweepSpec:
+def merged_sweep(name: str) -> Dict[str, Any]:
+    """A sweep file (by name, or a path ending in .yaml) with its recipes merged in: the
+    mapping ``load_sweep`` validates, which can be written out as a standalone sweep file."""
     path = name if name.endswith((".yaml", ".yml")) else sweep_path(name)
     if not os.path.isfile(path) or (path != name and name not in sweep_names()):
         raise unknown_name("sweep", name, sweep_names())
     raw = _read_mapping(path, "sweep")
     merged = resolve_extends(raw)
     merged["name"] = raw.get("name", os.path.splitext(os.path.basename(path))[0])
-    return from_dict(SweepSpec, merged)
+    return merged
+
+
+def load_sweep(name: str) -> SweepSpec:
+    return from_dict(SweepSpec, merged_sweep(name))

@@ -1,5 +1,5 @@
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -22,6 +22,7 @@ class DataInfo:
     in_channels: int
     image_size: Tuple[int, int]      # (H, W) of one image as the networks see it
     task: str = "classification"     # "retrieval": val/test labels are person ids, extras hold camera/query
+    class_names: Optional[Tuple[str, ...]] = None   # for reports; None where the classes are numbered
 
 
 @dataclass
@@ -65,6 +66,21 @@ def hold_out(train: ImageSet, fraction: float, seed: int) -> Tuple[ImageSet, Ima
     return train.subset(order[n_val:].sort().values), train.subset(order[:n_val].sort().values)
 
 
+def stratified_subset(labels: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """Indices of ``size`` images, as equal a share of every class as the class sizes allow
+    (classes take ``size // classes`` each, the remainder going to the first classes), drawn
+    with ``seed``; sorted, so the subset keeps the split's order."""
+    generator = torch.Generator().manual_seed(seed)
+    classes = torch.unique(labels)
+    share, extra = divmod(min(size, len(labels)), len(classes))
+    picked = []
+    for i, c in enumerate(classes):
+        members = (labels == c).nonzero().squeeze(1)
+        take = min(len(members), share + (1 if i < extra else 0))
+        picked.append(members[torch.randperm(len(members), generator=generator)[:take]])
+    return torch.sort(torch.cat(picked)).values
+
+
 def channel_stats(images: torch.Tensor):
     x = images.double() / 255.0
     mean = x.mean(dim=(0, 2, 3))
@@ -84,6 +100,10 @@ def load_splits(data_cfg) -> Splits:
         train, val = VAL_SPLITTERS.get(data_cfg.name)(train, data_cfg)
     else:
         train, val = hold_out(train, data_cfg.val_fraction, data_cfg.split_seed)
+    if data_cfg.train_subset is not None:
+        train = train.subset(stratified_subset(train.labels, data_cfg.train_subset, data_cfg.subset_seed))
+    if data_cfg.val_subset is not None:
+        val = val.subset(stratified_subset(val.labels, data_cfg.val_subset, data_cfg.subset_seed + 1))
     if data_cfg.train_limit is not None:
         train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
     mean, std = (tuple(fixed[0]), tuple(fixed[1])) if fixed[0] is not None else channel_stats(train.images)

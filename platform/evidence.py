@@ -1,0 +1,211 @@
+"""``python -m platform.evidence [FAMILY ...] [--size smoke|full] [--storage DIR] [--resume]``
+
+Evidence that each method family works, on real data, produced by the platform on itself.
+For every family (``platform/evidence_families.py``; all when none is named):
+
+1. **tune**: the family sweep's ``evidence_tune`` preset, an equal-budget random search per
+   table row (the method's own weight and temperature, and the learning rate; the baseline
+   the learning rate alone) at a shortened schedule, selected on the validation split;
+2. **select**: each row's best draw by its validation metric (never the test split), written
+   as ``table_sweep.yaml``: the sweep with those values merged into the ``evidence`` preset's
+   rows (``selected.yaml`` lists them);
+3. **table**: that sweep's ``evidence`` preset as an ablation over the seeds;
+4. **report**: ``evidence.md`` per family (mean, std and 95% interval per row, the difference
+   from the baseline with its interval, Holm-corrected marks, what the papers claim and the
+   measured verdicts) and ``STORAGE/evidence.md`` for all families.
+
+Every step is a normal experiment folder under ``STORAGE/<family>/``; ``--resume`` continues
+whichever step a killed run left. All configs are validated before any Ray work."""
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Dict, List
+
+from distill.atomic_write import atomic_write, write_yaml
+from distill.cli_errors import exit_on_config_error
+from distill.errors import ConfigError, unknown_name
+from platform.evidence_families import FAMILIES, SIZES, TABLE_PRESET, TUNE_PRESET
+from platform.ray_session import driver_environment
+
+PROG = "python -m platform.evidence"
+TUNE_NAME, TABLE_NAME = "tune", "table"
+TUNE_SWEEP, TABLE_SWEEP, SELECTED, TIMING = "tune_sweep.yaml", "table_sweep.yaml", "selected.yaml", "timing.json"
+
+
+def step_args(args, family_dir: str, sweep: str, preset: str, name: str, resume: bool):
+    """What ``prepare``/``launch`` read from a command line, for one step of one family."""
+    return SimpleNamespace(
+        name=sweep, preset=preset, resume=resume, experiment_name=name, address=args.address,
+        storage=family_dir, set=list(SIZES[args.size].set), cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, optuna_storage=None, max_failures=0, retry_failed=False,
+        num_cpus=args.num_cpus, teacher_store=os.path.join(os.path.abspath(args.storage), "teachers"), trials=None)
+
+
+def tune_sweep(family, size: str) -> dict:
+    """The family sweep with the size's draws per row."""
+    from search_spaces.sweep_spec import merged_sweep
+
+    merged = merged_sweep(family.sweep)
+    draws = SIZES[size].draws
+    if draws:
+        merged["presets"][TUNE_PRESET]["row_search"]["draws"] = draws
+    return merged
+
+
+def validate(args, families) -> None:
+    """Every family's tuning and (untuned) table configs through the engine's validation."""
+    from platform.experiment_run import validated_base
+    from search_spaces.sweep_spec import SweepSpec
+    from distill.typed_dict import from_dict
+
+    for family in families:
+        spec = from_dict(SweepSpec, tune_sweep(family, args.size))
+        for preset, seeds in ((TUNE_PRESET, None), (TABLE_PRESET, [0])):
+            if preset not in spec.presets:
+                raise ConfigError("FAMILY", f"sweep {family.sweep} has no {preset} preset (family {family.name})")
+            validated_base(step_args(args, args.storage, family.sweep, preset, "", False), spec, seeds)
+
+
+def run_step(args, family_dir: str, sweep_file: str, preset: str, name: str, seeds=None) -> str:
+    """Run (or resume) one experiment of a family; -> its folder."""
+    from platform.experiment_dir import META_FILE
+    from platform.experiment_run import launch, prepare
+
+    folder = os.path.join(family_dir, name)
+    resume = os.path.isfile(os.path.join(folder, META_FILE))
+    if resume and not args.resume:
+        raise ConfigError("--resume", f"{folder} exists; add --resume to continue it")
+    step = step_args(args, family_dir, sweep_file, preset, name, resume)
+    spec, experiment_dir, meta = prepare(step, kind="sweep" if seeds is None else "ablation", seeds=seeds)
+    launch(step, spec, experiment_dir, meta)
+    return experiment_dir
+
+
+def select_rows(tune_dir: str) -> Dict[str, dict]:
+    """Per row of the row-search axis: the draw with the best mean validation metric."""
+    from platform.ablation_table import axis_value
+    from platform.experiment_dir import read_meta
+    from platform.trial_records import TRIALS_FILE, read_rows
+    from search_spaces import load_sweep
+    from search_spaces.grid import DRAW_LABEL, LABEL_PREFIX, row_draws
+
+    meta = read_meta(tune_dir)
+    spec = load_sweep(meta["sweep_file"])
+    search = spec.preset(meta["preset"]).row_search
+    metric, sign = meta["metric"], (1.0 if meta["mode"] == "max" else -1.0)
+    scores = defaultdict(list)
+    for row in read_rows(os.path.join(tune_dir, TRIALS_FILE)):
+        value = row.get(metric)
+        label, draw = axis_value(row, search.axis), axis_value(row, DRAW_LABEL[len(LABEL_PREFIX):])
+        if row["status"] == "ok" and value is not None and not math.isnan(value) and label is not None:
+            scores[(str(label), int(draw))].append(float(value))
+    chosen: Dict[str, dict] = {}
+    for (label, draw), values in sorted(scores.items()):
+        mean = sum(values) / len(values)
+        if label not in chosen or sign * mean > sign * chosen[label]["validation"]:
+            chosen[label] = {"draw": draw, "validation": mean, "metric": metric}
+    for label, pick in chosen.items():
+        pick["values"] = row_draws(search, label, spec.seed, meta.get("fixed") or [])[pick["draw"]]
+    for label, source in search.inherit.items():
+        if source in chosen:
+            chosen[label] = {"inherits": source, "values": dict(chosen[source]["values"])}
+    rows = list(spec.variants_for(meta["preset"])[search.axis])
+    missing = [str(r) for r in rows if str(r) not in chosen]
+    if missing:
+        raise ConfigError("tune", f"{tune_dir}: no finished tuning trial for row(s) {', '.join(missing)}; "
+                                  "rerun with --resume (failed trials are listed in its trials.parquet)")
+    return {"axis": search.axis, "budget": {"draws": search.draws, "common": sorted(search.common),
+                                            "rows": {r: sorted(v) for r, v in search.rows.items()}},
+            "rows": chosen}
+
+
+def table_sweep(tuned: dict, selected: dict) -> dict:
+    """The sweep the table runs: the ``evidence`` preset's rows with their selected values; a row
+    that inherits another's selection keeps the keys it sets itself (an ablation's zero weights)."""
+    from distill.typed_dict import from_dict
+    from search_spaces.sweep_spec import SweepSpec
+
+    merged = copy.deepcopy(tuned)
+    own = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(TABLE_PRESET)[selected["axis"]]
+    preset = merged["presets"][TABLE_PRESET]
+    overrides = preset.setdefault("variant_overrides", {}).setdefault(selected["axis"], {})
+    for label, pick in selected["rows"].items():
+        values = pick["values"]
+        if "inherits" in pick:
+            values = {k: v for k, v in values.items() if k not in (own.get(label) or {})}
+        overrides[label] = {**(overrides.get(label) or {}), **values}
+    return merged
+
+
+def add_time(family_dir: str, step: str, seconds: float) -> Dict[str, float]:
+    path = os.path.join(family_dir, TIMING)
+    timing = json.load(open(path)) if os.path.isfile(path) else {}
+    timing[step] = timing.get(step, 0.0) + seconds
+    atomic_write(path, lambda fh: fh.write(json.dumps(timing, indent=1)))
+    return timing
+
+
+def run_family(args, family) -> str:
+    from platform.evidence_report import family_report
+
+    family_dir = os.path.join(os.path.abspath(args.storage), family.name)
+    os.makedirs(family_dir, exist_ok=True)
+    tune_file = os.path.join(family_dir, TUNE_SWEEP)
+    if not os.path.isfile(tune_file):
+        write_yaml(tune_file, tune_sweep(family, args.size))
+    print(f"== {family.name}: tuning ({family.sweep}, preset {TUNE_PRESET})", flush=True)
+    start = time.time()
+    tune_dir = run_step(args, family_dir, tune_file, TUNE_PRESET, TUNE_NAME)
+    add_time(family_dir, "tune_seconds", time.time() - start)
+    selected = select_rows(tune_dir)
+    write_yaml(os.path.join(family_dir, SELECTED), selected)
+    table_file = os.path.join(family_dir, TABLE_SWEEP)
+    from search_spaces.sweep_spec import merged_sweep
+
+    write_yaml(table_file, table_sweep(merged_sweep(tune_file), selected))
+    print(f"== {family.name}: table ({SIZES[args.size].seeds} seeds, preset {TABLE_PRESET})", flush=True)
+    start = time.time()
+    table_dir = run_step(args, family_dir, table_file, TABLE_PRESET, TABLE_NAME,
+                         seeds=list(range(SIZES[args.size].seeds)))
+    timing = add_time(family_dir, "table_seconds", time.time() - start)
+    path = family_report(family, family_dir, tune_dir, table_dir, selected, timing, args.size)
+    print(f"wrote {path}", flush=True)
+    return path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[2])
+    parser.add_argument("families", nargs="*", help=f"any of {', '.join(FAMILIES)} (default: all)")
+    parser.add_argument("--size", default="full", help=f"{' or '.join(SIZES)} (default full)")
+    parser.add_argument("--storage", default="evidence", help="folder for everything (default ./evidence)")
+    parser.add_argument("--resume", action="store_true", help="continue the steps a killed run left")
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    parser.add_argument("--cpus-per-trial", type=float, help="default: the sweep's, else 1")
+    parser.add_argument("--gpus-per-trial", type=float, help="default: from the networks' size on a GPU cluster")
+    args = parser.parse_args(argv)
+    driver_environment(args.address)   # before anything imports Ray
+    with exit_on_config_error(PROG):
+        if args.size not in SIZES:
+            raise unknown_name("--size", args.size, SIZES)
+        for name in args.families:
+            if name not in FAMILIES:
+                raise unknown_name("FAMILY", name, FAMILIES)
+        families = [FAMILIES[n] for n in (args.families or FAMILIES)]
+        validate(args, families)
+        from platform.evidence_report import index_report
+
+        paths: List[str] = [run_family(args, family) for family in families]
+        print(f"wrote {index_report(os.path.abspath(args.storage), args.size)}")
+        del paths
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
