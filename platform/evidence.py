@@ -25,7 +25,7 @@ import sys
 import time
 from collections import defaultdict
 from types import SimpleNamespace
-from typing import Dict, List
+from typing import Dict
 
 from distill.atomic_write import atomic_write, write_yaml
 from distill.cli_errors import exit_on_config_error
@@ -42,7 +42,8 @@ def step_args(args, family_dir: str, sweep: str, preset: str, name: str, resume:
     """What ``prepare``/``launch`` read from a command line, for one step of one family."""
     return SimpleNamespace(
         name=sweep, preset=preset, resume=resume, experiment_name=name, address=args.address,
-        storage=family_dir, set=list(SIZES[args.size].set), cpus_per_trial=args.cpus_per_trial,
+        storage=family_dir, set=list(SIZES[args.size].set) + ([f"data.root={args.data_root}"] if args.data_root else []),
+        cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, optuna_storage=None, max_failures=0, retry_failed=False,
         num_cpus=args.num_cpus, teacher_store=os.path.join(os.path.abspath(args.storage), "teachers"), trials=None)
 
@@ -87,22 +88,17 @@ def run_step(args, family_dir: str, sweep_file: str, preset: str, name: str, see
     return experiment_dir
 
 
-def select_rows(tune_dir: str) -> Dict[str, dict]:
-    """Per row of the row-search axis: the draw with the best mean validation metric."""
+def best_draws(records, axis: str, metric: str, mode: str) -> Dict[str, dict]:
+    """Row label -> {draw, validation, metric}: the draw of the row with the best mean ``metric``
+    over its finished trials (failed ones never count)."""
     from platform.ablation_table import axis_value
-    from platform.experiment_dir import read_meta
-    from platform.trial_records import TRIALS_FILE, read_rows
-    from search_spaces import load_sweep
-    from search_spaces.grid import DRAW_LABEL, LABEL_PREFIX, row_draws
+    from search_spaces.grid import DRAW_LABEL, LABEL_PREFIX
 
-    meta = read_meta(tune_dir)
-    spec = load_sweep(meta["sweep_file"])
-    search = spec.preset(meta["preset"]).row_search
-    metric, sign = meta["metric"], (1.0 if meta["mode"] == "max" else -1.0)
+    sign = 1.0 if mode == "max" else -1.0
     scores = defaultdict(list)
-    for row in read_rows(os.path.join(tune_dir, TRIALS_FILE)):
+    for row in records:
         value = row.get(metric)
-        label, draw = axis_value(row, search.axis), axis_value(row, DRAW_LABEL[len(LABEL_PREFIX):])
+        label, draw = axis_value(row, axis), axis_value(row, DRAW_LABEL[len(LABEL_PREFIX):])
         if row["status"] == "ok" and value is not None and not math.isnan(value) and label is not None:
             scores[(str(label), int(draw))].append(float(value))
     chosen: Dict[str, dict] = {}
@@ -110,6 +106,20 @@ def select_rows(tune_dir: str) -> Dict[str, dict]:
         mean = sum(values) / len(values)
         if label not in chosen or sign * mean > sign * chosen[label]["validation"]:
             chosen[label] = {"draw": draw, "validation": mean, "metric": metric}
+    return chosen
+
+
+def select_rows(tune_dir: str) -> Dict[str, dict]:
+    """Per row of the row-search axis: the draw with the best mean validation metric."""
+    from platform.experiment_dir import read_meta
+    from platform.trial_records import TRIALS_FILE, read_rows
+    from search_spaces import load_sweep
+    from search_spaces.grid import row_draws
+
+    meta = read_meta(tune_dir)
+    spec = load_sweep(meta["sweep_file"])
+    search = spec.preset(meta["preset"]).row_search
+    chosen = best_draws(read_rows(os.path.join(tune_dir, TRIALS_FILE)), search.axis, meta["metric"], meta["mode"])
     for label, pick in chosen.items():
         pick["values"] = row_draws(search, label, spec.seed, meta.get("fixed") or [])[pick["draw"]]
     for label, source in search.inherit.items():
@@ -185,6 +195,8 @@ def main(argv=None) -> None:
     parser.add_argument("--size", default="full", help=f"{' or '.join(SIZES)} (default full)")
     parser.add_argument("--storage", default="evidence", help="folder for everything (default ./evidence)")
     parser.add_argument("--resume", action="store_true", help="continue the steps a killed run left")
+    parser.add_argument("--data-root", help="the folder of the Fashion-MNIST IDX files (default: Debian's "
+                                            "/usr/share/datasets/fashion-mnist, then ~/.cache/distill/FashionMNIST/raw)")
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     parser.add_argument("--cpus-per-trial", type=float, help="default: the sweep's, else 1")
@@ -201,9 +213,9 @@ def main(argv=None) -> None:
         validate(args, families)
         from platform.evidence_report import index_report
 
-        paths: List[str] = [run_family(args, family) for family in families]
+        for family in families:
+            run_family(args, family)
         print(f"wrote {index_report(os.path.abspath(args.storage), args.size)}")
-        del paths
     sys.exit(0)
 
 

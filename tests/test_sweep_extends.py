@@ -39,6 +39,13 @@ def test_shipped_sweep_resolves_to_the_same_trials_as_before_recipes(stored, nam
     raw configs resolve to equal engine configs, whatever defaults the engine gains."""
     now = json.loads(json.dumps(fixture_module().resolved_sweep(name)))
     before = stored[name]
+    # what came later and changes no trial of the stored presets: the papers' claims and the
+    # evidence presets on real data (tests/test_evidence.py)
+    added = now.keys() - before.keys()
+    assert added <= {"claims"}, added
+    now = {k: v for k, v in now.items() if k not in added}
+    now["presets"] = {p: v for p, v in now["presets"].items() if not p.startswith("evidence")}
+    now["preset_names"] = [p for p in now["preset_names"] if not p.startswith("evidence")]
     assert now.keys() == before.keys()
     for key in now:
         if key == "table" and now[key] is not None:

@@ -215,7 +215,7 @@ def preset_variants(spec, preset):
 def test_every_variant_of_every_preset_resolves(name):
     spec = load_sweep(name)
     assert {"paper", "smoke"} <= set(spec.presets)
-    for preset in spec.presets:
+    for preset in [p for p in spec.presets if not p.startswith("evidence")]:   # those: tests/test_evidence.py
         variants = preset_variants(spec, preset)
         assert variants, f"{name}/{preset} has nothing to run"
         assert_unique(variants)
