@@ -34,8 +34,9 @@ from platform.evidence_families import FAMILIES, SIZES, TABLE_PRESET, TUNE_PRESE
 from platform.ray_session import driver_environment
 
 PROG = "python -m platform.evidence"
-TUNE_NAME, TABLE_NAME = "tune", "table"
-TUNE_SWEEP, TABLE_SWEEP, SELECTED, TIMING = "tune_sweep.yaml", "table_sweep.yaml", "selected.yaml", "timing.json"
+TUNE_RECIPE_NAME, TUNE_NAME, TABLE_NAME = "tune-recipe", "tune", "table"
+TUNE_RECIPE_SWEEP, TUNE_SWEEP, TABLE_SWEEP = "tune_recipe_sweep.yaml", "tune_sweep.yaml", "table_sweep.yaml"
+SELECTED, TIMING = "selected.yaml", "timing.json"
 
 
 def step_args(args, family_dir: str, sweep: str, preset: str, name: str, resume: bool):
@@ -70,6 +71,11 @@ def validate(args, families) -> None:
         for preset, seeds in ((TUNE_PRESET, None), (TABLE_PRESET, [0])):
             if preset not in spec.presets:
                 raise ConfigError("FAMILY", f"sweep {family.sweep} has no {preset} preset (family {family.name})")
+        search = spec.preset(TUNE_PRESET).row_search
+        if search is None or search.recipe_row is None:
+            raise ConfigError(f"presets.{TUNE_PRESET}.row_search.recipe_row",
+                              f"sweep {family.sweep} must name the row that tunes the recipe (its baseline)")
+        for preset, seeds in ((TUNE_PRESET, None), (TABLE_PRESET, [0])):
             validated_base(step_args(args, args.storage, family.sweep, preset, "", False), spec, seeds)
 
 
@@ -110,7 +116,8 @@ def best_draws(records, axis: str, metric: str, mode: str) -> Dict[str, dict]:
 
 
 def select_rows(tune_dir: str) -> Dict[str, dict]:
-    """Per row of the row-search axis: the draw with the best mean validation metric."""
+    """Per row run in the tuning experiment: its best draw by the validation metric, with the
+    values that draw set."""
     from platform.experiment_dir import read_meta
     from platform.trial_records import TRIALS_FILE, read_rows
     from search_spaces import load_sweep
@@ -122,34 +129,55 @@ def select_rows(tune_dir: str) -> Dict[str, dict]:
     chosen = best_draws(read_rows(os.path.join(tune_dir, TRIALS_FILE)), search.axis, meta["metric"], meta["mode"])
     for label, pick in chosen.items():
         pick["values"] = row_draws(search, label, spec.seed, meta.get("fixed") or [])[pick["draw"]]
-    for label, source in search.inherit.items():
-        if source in chosen:
-            chosen[label] = {"inherits": source, "values": dict(chosen[source]["values"])}
-    rows = list(spec.variants_for(meta["preset"])[search.axis])
-    missing = [str(r) for r in rows if str(r) not in chosen]
+    rows = [str(r) for r in spec.variants_for(meta["preset"])[search.axis]]
+    missing = [r for r in rows if r not in chosen]
     if missing:
         raise ConfigError("tune", f"{tune_dir}: no finished tuning trial for row(s) {', '.join(missing)}; "
                                   "rerun with --resume (failed trials are listed in its trials.parquet)")
-    return {"axis": search.axis, "budget": {"draws": search.draws, "common": sorted(search.common),
-                                            "rows": {r: sorted(v) for r, v in search.rows.items()}},
-            "rows": chosen}
+    return {"axis": search.axis, "rows": chosen}
+
+
+def restricted(merged: dict, axis: str, rows, set_values=None, common=True) -> dict:
+    """The tuning sweep with only ``rows`` on ``axis``, ``set_values`` added to the preset's ``set``
+    and, with ``common=False``, the shared space dropped (rows search their own spaces only)."""
+    from distill.typed_dict import from_dict
+    from search_spaces.sweep_spec import SweepSpec
+
+    out = copy.deepcopy(merged)
+    axes = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(TUNE_PRESET)
+    preset = out["presets"][TUNE_PRESET]
+    preset["variants"] = {name: ({r: v for r, v in rows_.items() if str(r) in rows} if name == axis else rows_)
+                          for name, rows_ in axes.items()}
+    preset.pop("variant_overrides", None)   # already merged into the rows above
+    preset["set"] = {**(preset.get("set") or {}), **(set_values or {})}
+    search = preset["row_search"]
+    search["rows"] = {r: v for r, v in (search.get("rows") or {}).items() if str(r) in rows}
+    search["inherit"] = {}                          # inheriting rows are not run while tuning
+    if str(search.get("recipe_row")) not in rows:
+        search["recipe_row"] = None
+    if not common:
+        search["common"] = {}
+    return out
 
 
 def table_sweep(tuned: dict, selected: dict) -> dict:
-    """The sweep the table runs: the ``evidence`` preset's rows with their selected values; a row
-    that inherits another's selection keeps the keys it sets itself (an ablation's zero weights)."""
+    """The sweep the table runs: the ``evidence`` preset with the recipe row's selected values for
+    every row (``set``) and each row's own selected values; a row that inherits another's selection
+    keeps the keys it sets itself (an ablation's zero weights)."""
     from distill.typed_dict import from_dict
     from search_spaces.sweep_spec import SweepSpec
 
     merged = copy.deepcopy(tuned)
     own = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(TABLE_PRESET)[selected["axis"]]
     preset = merged["presets"][TABLE_PRESET]
+    preset["set"] = {**(preset.get("set") or {}), **selected.get("recipe", {}).get("values", {})}
     overrides = preset.setdefault("variant_overrides", {}).setdefault(selected["axis"], {})
     for label, pick in selected["rows"].items():
-        values = pick["values"]
+        values = pick.get("values") or {}
         if "inherits" in pick:
             values = {k: v for k, v in values.items() if k not in (own.get(label) or {})}
-        overrides[label] = {**(overrides.get(label) or {}), **values}
+        if values:
+            overrides[label] = {**(overrides.get(label) or {}), **values}
     return merged
 
 
@@ -161,30 +189,64 @@ def add_time(family_dir: str, step: str, seconds: float) -> Dict[str, float]:
     return timing
 
 
+def timed_step(args, family_dir, merged: dict, file_name: str, preset: str, name: str, seeds=None) -> str:
+    path = os.path.join(family_dir, file_name)
+    if not os.path.isfile(path):   # a resume runs what was written the first time
+        write_yaml(path, merged)
+    start = time.time()
+    folder = run_step(args, family_dir, path, preset, name, seeds)
+    add_time(family_dir, "table_seconds" if seeds is not None else "tune_seconds", time.time() - start)
+    return folder
+
+
+def tune(args, family, family_dir: str):
+    """Phase 1, the recipe row's draws over the shared space (its learning rate); phase 2, every
+    other row with a space of its own, its draws at the recipe's values. -> (selected, tune folders)."""
+    from distill.typed_dict import from_dict
+    from search_spaces.sweep_spec import SweepSpec
+
+    merged = tune_sweep(family, args.size)
+    spec = from_dict(SweepSpec, copy.deepcopy(merged))
+    search = spec.preset(TUNE_PRESET).row_search
+    rows = [str(r) for r in spec.variants_for(TUNE_PRESET)[search.axis]]
+    recipe_row = str(search.recipe_row)
+    print(f"== {family.name}: tuning the recipe on {recipe_row} ({family.sweep}, preset {TUNE_PRESET})", flush=True)
+    first = timed_step(args, family_dir, restricted(merged, search.axis, [recipe_row]), TUNE_RECIPE_SWEEP,
+                       TUNE_PRESET, TUNE_RECIPE_NAME)
+    recipe = select_rows(first)["rows"][recipe_row]
+    searched = [r for r in rows if r != recipe_row and r not in search.inherit and search.rows.get(r)]
+    chosen: Dict[str, dict] = {recipe_row: dict(recipe, values={})}
+    folders = [first]
+    if searched:
+        print(f"== {family.name}: tuning {len(searched)} rows at the recipe", flush=True)
+        second = timed_step(args, family_dir, restricted(merged, search.axis, searched, recipe["values"], common=False),
+                            TUNE_SWEEP, TUNE_PRESET, TUNE_NAME)
+        chosen.update(select_rows(second)["rows"])
+        folders.append(second)
+    for row in rows:
+        if row in search.inherit:
+            chosen[row] = {"inherits": search.inherit[row], "values": dict(chosen[search.inherit[row]]["values"])}
+        chosen.setdefault(row, {"values": {}})   # nothing of its own to search: the recipe alone
+    selected = {"axis": search.axis, "recipe": {"row": recipe_row, "values": recipe["values"]},
+                "budget": {"draws": search.draws, "common": sorted(search.common),
+                           "rows": {r: sorted(v) for r, v in search.rows.items() if v}, "inherit": dict(search.inherit)},
+                "rows": chosen}
+    return merged, selected, folders
+
+
 def run_family(args, family) -> str:
     from platform.evidence_report import family_report
 
     family_dir = os.path.join(os.path.abspath(args.storage), family.name)
     os.makedirs(family_dir, exist_ok=True)
-    tune_file = os.path.join(family_dir, TUNE_SWEEP)
-    if not os.path.isfile(tune_file):
-        write_yaml(tune_file, tune_sweep(family, args.size))
-    print(f"== {family.name}: tuning ({family.sweep}, preset {TUNE_PRESET})", flush=True)
-    start = time.time()
-    tune_dir = run_step(args, family_dir, tune_file, TUNE_PRESET, TUNE_NAME)
-    add_time(family_dir, "tune_seconds", time.time() - start)
-    selected = select_rows(tune_dir)
+    merged, selected, tune_dirs = tune(args, family, family_dir)
     write_yaml(os.path.join(family_dir, SELECTED), selected)
-    table_file = os.path.join(family_dir, TABLE_SWEEP)
-    from search_spaces.sweep_spec import merged_sweep
-
-    write_yaml(table_file, table_sweep(merged_sweep(tune_file), selected))
-    print(f"== {family.name}: table ({SIZES[args.size].seeds} seeds, preset {TABLE_PRESET})", flush=True)
-    start = time.time()
-    table_dir = run_step(args, family_dir, table_file, TABLE_PRESET, TABLE_NAME,
-                         seeds=list(range(SIZES[args.size].seeds)))
-    timing = add_time(family_dir, "table_seconds", time.time() - start)
-    path = family_report(family, family_dir, tune_dir, table_dir, selected, timing, args.size)
+    seeds = list(range(SIZES[args.size].seeds))
+    print(f"== {family.name}: table ({len(seeds)} seeds, preset {TABLE_PRESET})", flush=True)
+    table_dir = timed_step(args, family_dir, table_sweep(merged, selected), TABLE_SWEEP, TABLE_PRESET, TABLE_NAME,
+                           seeds)
+    timing = json.load(open(os.path.join(family_dir, TIMING)))
+    path = family_report(family, family_dir, tune_dirs, table_dir, selected, timing, args.size)
     print(f"wrote {path}", flush=True)
     return path
 

@@ -33,5 +33,5 @@ class Size:
 
 SIZES: Dict[str, Size] = {
     "full": Size(seeds=3),
-    "smoke": Size(seeds=2, draws=2, set=["train.epochs=2", "data.train_subset=1000"]),
+    "smoke": Size(seeds=2, draws=2, set=["train.epochs=1", "data.train_subset=500", "data.val_subset=500"]),
 }

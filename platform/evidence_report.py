@@ -80,13 +80,23 @@ def method_values(rows: List[dict], axis: str, metric: str, reference_rows=None)
     return values
 
 
+def tuned_text(pick: dict, recipe: dict) -> str:
+    if "inherits" in pick:
+        return f"{pick['inherits']}'s, its own terms off"
+    values = {**recipe, **(pick.get("values") or {})}
+    return ", ".join(f"{k.split('.', 1)[-1]} {_short(v)}" for k, v in values.items())
+
+
 def stats_table(values: Dict[str, Dict[int, float]], order: List[str], baseline: str, metric: str,
-                selected: Dict[str, dict], extra: Optional[Dict[str, Dict[str, Dict[int, float]]]] = None) -> List[str]:
-    """The Markdown lines of one evidence table."""
+                selected: dict, extra: Optional[Dict[str, Dict[str, Dict[int, float]]]] = None,
+                references=()) -> List[str]:
+    """The Markdown lines of one evidence table; ``references`` (the frozen teacher) are shown, not tested."""
     extra = extra or {}
+    recipe_row, recipe = selected.get("recipe", {}).get("row"), selected.get("recipe", {}).get("values", {})
+    selected = selected["rows"]
     base = list(values.get(baseline, {}).values())
     diffs = {row: difference_interval(list(values[row].values()), base) for row in order
-             if row != baseline and row in values}
+             if row != baseline and row in values and row not in references}
     adjusted = holm({row: d.p for row, d in diffs.items()})
     header = ["row", "tuned values", "n", f"{metric} mean ± std", f"{int(LEVEL * 100)}% interval",
               f"Δ vs {baseline} [{int(LEVEL * 100)}% interval]", "Holm p"] + [f"{k} mean ± std" for k in extra]
@@ -97,10 +107,12 @@ def stats_table(values: Dict[str, Dict[int, float]], order: List[str], baseline:
         diff = diffs.get(row)
         p = adjusted.get(row, math.nan)
         mark = "*" if not math.isnan(p) and p < ALPHA else ""
-        tuned = ", ".join(f"{k.split('.', 1)[-1]} {_short(v)}" for k, v in (selected.get(row, {}).get("values") or {}).items())
-        cells = [row, tuned or "–", str(s.n), f"{_fmt(s.mean)} ± {_fmt(s.std)}" if s.n > 1 else _fmt(s.mean),
-                 _interval(s.low, s.high), "baseline" if row == baseline else (_signed_interval(diff) + mark if diff else "–"),
-                 _fmt(p, 3) if row != baseline else ""]
+        tuned = tuned_text(selected.get(row, {}), recipe if row == recipe_row else {})
+        versus = "baseline" if row == baseline else "reference" if row in references else \
+            (_signed_interval(diff) + mark if diff else "–")
+        cells = [row, tuned or ("–" if row in references else "the recipe"), str(s.n),
+                 f"{_fmt(s.mean)} ± {_fmt(s.std)}" if s.n > 1 else _fmt(s.mean),
+                 _interval(s.low, s.high), versus, _fmt(p, 3) if row in diffs else ""]
         for kind in extra.values():
             e = mean_interval(list(kind.get(row, {}).values()))
             cells.append(f"{_fmt(e.mean)} ± {_fmt(e.std)}" if e.n > 1 else _fmt(e.mean))
@@ -136,6 +148,7 @@ def claims_lines(claims, values: Dict[str, Dict[int, float]]) -> List[str]:
 
 
 def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, float], size: str) -> List[str]:
+    """What ran: data, subset, networks, schedule, seeds, the tuning budget, wall time, machine, commit."""
     base = meta["base"]
     data = base["data"]
     subset = data.get("train_subset")
@@ -147,7 +160,13 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
     nets = ", ".join(f"{n['name']} {n['arch']}" for n in base["networks"])
     teacher = base.get("teacher")
     budget = selected["budget"]
-    own = "; ".join(f"{row}: {', '.join(keys)}" for row, keys in budget["rows"].items())
+    own = "; ".join(f"{row}: {', '.join(k.split('.', 1)[-1] for k in keys)}" for row, keys in budget["rows"].items())
+    recipe = selected["recipe"]["row"]
+    by_source: Dict[str, List[str]] = defaultdict(list)
+    for row, source in budget.get("inherit", {}).items():
+        by_source[source].append(row)
+    inherit = "; ".join(f"{', '.join(rows)} take {source}'s values, each with its own terms off"
+                        for source, rows in by_source.items())
     lines = [
         f"- Data: `{data['name']}` (real Fashion-MNIST files), trained on {where} after holding out "
         f"{data.get('val_fraction', 0.1):.0%} of the training split for validation; the table is the test split "
@@ -158,16 +177,18 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
         f"- Schedule: {base['train']['epochs']} epochs, batch {data['batch_size']}, {base['optim'].get('name', 'sgd')} "
         f"lr (tuned) with a {base['optim'].get('schedule')} schedule; seeds {', '.join(map(str, meta['seeds']))}; "
         f"size `{size}`.",
-        f"- Tuning (the same budget for every row, the baseline included): {budget['draws']} random draws per row over "
-        f"{', '.join(budget['common']) or 'nothing shared'} plus each row's own ({own or 'none'}), at "
-        f"{tune_meta['base']['train']['epochs']} epochs, selected on `{tune_meta['metric']}` (validation split).",
+        f"- Tuning, {budget['draws']} random draws a row, at {tune_meta['base']['train']['epochs']} epochs, each "
+        f"selected on `{tune_meta['metric']}` (validation split): first {recipe} over "
+        f"{', '.join(k.split('.', 1)[-1] for k in budget['common'])} (the recipe every row then uses), then every "
+        f"other row over its own values ({own or 'none'}); rows with nothing of their own run the recipe"
+        + (f"; {inherit}" if inherit else "") + ".",
         f"- Wall time on {machine()}: tuning {timing.get('tune_seconds', 0) / 60:.1f} min, table "
         f"{timing.get('table_seconds', 0) / 60:.1f} min; commit {commit()}.",
     ]
     return lines
 
 
-def family_report(family, family_dir: str, tune_dir: str, table_dir: str, selected: dict,
+def family_report(family, family_dir: str, tune_dirs: List[str], table_dir: str, selected: dict,
                   timing: Dict[str, float], size: str) -> str:
     from platform.experiment_dir import read_meta
     from platform.head_table import head_markdown
@@ -175,7 +196,7 @@ def family_report(family, family_dir: str, tune_dir: str, table_dir: str, select
     from platform.trial_records import TRIALS_FILE, read_rows
     from search_spaces import load_sweep
 
-    meta, tune_meta = read_meta(table_dir), read_meta(tune_dir)
+    meta, tune_meta = read_meta(table_dir), read_meta(tune_dirs[0])
     spec = load_sweep(meta["sweep_file"])
     rows = read_rows(os.path.join(table_dir, TRIALS_FILE))
     axis = selected["axis"]
@@ -190,7 +211,8 @@ def family_report(family, family_dir: str, tune_dir: str, table_dir: str, select
     lines = [f"## {family.title} (`{family.name}`: sweep `{family.sweep}`)", ""]
     lines += setup_lines(meta, tune_meta, selected, timing, size) + [""]
     baseline = spec.preset(meta["preset"]).baseline or table.baseline
-    lines += stats_table(values, order, str(baseline), metric, selected["rows"], extra)
+    references = [str(r) for r in (table.reference_rows if table else {})]
+    lines += stats_table(values, order, str(baseline), metric, selected, extra, references)
     heads = head_markdown(rows, _AxisTable(axis), metric.split(".")[1]) if table else ""
     if heads:
         lines += ["", heads.rstrip()]

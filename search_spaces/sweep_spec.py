@@ -117,6 +117,10 @@ class RowSearchSpec:
     # rows not searched: each takes another row's selected values, except the keys it sets itself
     # (a loss ablation is the full method's tuned config with its terms switched off)
     inherit: Dict[str, str] = dc_field(default_factory=dict)
+    # the row (the baseline) whose draws alone search ``common`` (the recipe: its learning rate); the
+    # evidence command runs it first, then every other row searches only its own space at the recipe
+    # row's selected values, so a method's draws are not spent on the learning rate
+    recipe_row: Optional[str] = None
 
 
 @dataclass
@@ -298,6 +302,9 @@ class SweepSpec:
         for row in search.rows:
             if str(row) not in rows:
                 raise ConfigError(f"{where}.rows.{row}", f"not a row of axis {search.axis}; allowed: {', '.join(rows)}")
+        if search.recipe_row is not None and str(search.recipe_row) not in rows:
+            raise ConfigError(f"{where}.recipe_row", f"{search.recipe_row!r} is not a row of axis {search.axis}; "
+                                                    f"allowed: {', '.join(rows)}")
         for row, source in search.inherit.items():
             for name, value in ((f"{where}.inherit", row), (f"{where}.inherit.{row}", source)):
                 if str(value) not in rows:
