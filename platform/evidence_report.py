@@ -158,6 +158,10 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
     where = (f"a fixed class-stratified subset of {subset} training images ({subset // info.num_classes} a class, "
              f"subset seed {data.get('subset_seed', 0)})" if subset else "the whole training split")
     nets = ", ".join(f"{n['name']} {n['arch']}" for n in base["networks"])
+    classes = f"classes: {', '.join(info.class_names)}" if info.class_names else ""
+    if info.test_class_names:
+        classes = f"trained on the classes {', '.join(info.class_names)}; tested on the unseen classes " \
+                  f"{', '.join(info.test_class_names)}"
     teacher = base.get("teacher")
     budget = selected["budget"]
     own = "; ".join(f"{row}: {', '.join(k.split('.', 1)[-1] for k in keys)}" for row, keys in budget["rows"].items())
@@ -170,7 +174,7 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
     lines = [
         f"- Data: `{data['name']}` (real Fashion-MNIST files), trained on {where} after holding out "
         f"{data.get('val_fraction', 0.1):.0%} of the training split for validation; the table is the test split "
-        "(never selected on).",
+        "(never selected on)" + (f"; {classes}" if classes else "") + ".",
         f"- Networks (base config; rows may change them): {nets}" + (f"; teacher {teacher['arch']} from the teacher "
                                                                     f"store ({teacher.get('epochs')} epochs)"
                                                                     if teacher else "") + ".",

@@ -8,7 +8,7 @@ import os
 import pytest
 import yaml
 
-from platform.evidence import best_draws, table_sweep, validate
+from platform.evidence import best_draws, restricted, table_sweep, validate
 from platform.evidence_families import FAMILIES, TABLE_PRESET, TUNE_PRESET
 from search_spaces import load_sweep
 from search_spaces.grid import row_draws, sweep_grid
@@ -64,6 +64,24 @@ def test_inherited_rows_are_not_searched():
     assert "DAFL" in rows and not rows & {"L_oh", "L_a", "L_oh+L_ie", "L_a+L_ie"}
 
 
+def test_the_recipe_is_tuned_on_the_baseline_alone_then_each_row_at_it():
+    """Phase 1: the recipe row's draws over the shared space (lr); phase 2: every other row's draws
+    over its own space only, the recipe's values set for all."""
+    from distill.typed_dict import from_dict
+    from search_spaces.sweep_spec import SweepSpec
+
+    merged = merged_sweep("compression")
+    first = from_dict(SweepSpec, restricted(merged, "algorithm", ["Student alone"]))
+    variants = sweep_grid(first, TUNE_PRESET)
+    assert {v["search.algorithm"] for v in variants} == {"Student alone"} and len(variants) == 6
+    assert all(set(v) >= {"optim.lr"} for v in variants)
+    second = from_dict(SweepSpec, restricted(merged, "algorithm", ["KD", "AT"], {"optim.lr": 0.07}, common=False))
+    variants = sweep_grid(second, TUNE_PRESET)
+    assert {v["search.algorithm"] for v in variants} == {"KD", "AT"} and len(variants) == 12
+    assert all("optim.lr" not in v for v in variants)
+    assert second.preset(TUNE_PRESET).set["optim.lr"] == 0.07
+
+
 def test_the_best_draw_is_chosen_on_the_validation_metric_never_the_test_split():
     records = [
         {"status": "ok", "param.algorithm": "KD", "param.draw": 0, "val_acc.student": 80.0, "test_acc.student": 99.0},
@@ -81,7 +99,8 @@ def test_the_table_takes_the_selected_values_and_an_ablation_row_keeps_its_zero_
     tuned = merged_sweep("dafl")
     dafl = {"method.one_hot_weight": 2.0, "method.activation_weight": 0.3, "method.entropy_weight": 7.0,
             "method.generator_lr": 0.05, "optim.lr": 0.004}
-    selected = {"axis": "row", "rows": {"DAFL": {"draw": 2, "values": dafl},
+    selected = {"axis": "row", "recipe": {"row": "Standard", "values": {"optim.lr": 0.002}},
+                "rows": {"DAFL": {"draw": 2, "values": dafl},
                                         "KD": {"draw": 0, "values": {"optim.lr": 0.001, "method.alpha": 0.5}},
                                         "L_oh": {"inherits": "DAFL", "values": dict(dafl)}}}
     spec_dict = table_sweep(tuned, selected)
@@ -92,6 +111,7 @@ def test_the_table_takes_the_selected_values_and_an_ablation_row_keeps_its_zero_
     assert rows["DAFL"]["method.generator_lr"] == 0.05 and rows["KD"]["method.alpha"] == 0.5
     assert rows["L_oh"]["method.activation_weight"] == 0.0 and rows["L_oh"]["method.entropy_weight"] == 0.0
     assert rows["L_oh"]["method.one_hot_weight"] == 2.0 and rows["L_oh"]["optim.lr"] == 0.004
+    assert from_dict(SweepSpec, spec_dict).preset(TABLE_PRESET).set["optim.lr"] == 0.002   # the recipe, every row
 
 
 @pytest.mark.parametrize("argv, field", [
@@ -117,15 +137,17 @@ def test_a_family_runs_end_to_end_on_generated_files(fashion_root, tmp_path):
     family = storage / "logit"
     selected = yaml.safe_load((family / "selected.yaml").read_text())
     assert set(selected["rows"]) == {"independent", "KD", "DML", "ADML", "TADML"}
-    # the table's trials ran with each row's selected values
+    assert selected["recipe"]["row"] == "independent" and set(selected["recipe"]["values"]) == {"optim.lr"}
+    # the table's trials ran with the recipe and each row's selected values
     import pyarrow.parquet as pq
 
     table = pq.read_table(family / "table" / "trials.parquet").to_pandas()
     assert len(table) == 5 * 2 and set(table["status"]) == {"ok"}
     for _, trial in table.iterrows():
         config = json.loads(trial["config_json"])
-        row = selected["rows"][trial["param.algorithm"]]
-        assert config["optim"]["lr"] == pytest.approx(row["values"]["optim.lr"])
+        assert config["optim"]["lr"] == pytest.approx(selected["recipe"]["values"]["optim.lr"])
+        for key, value in selected["rows"][trial["param.algorithm"]]["values"].items():
+            assert config["method"][key.split(".", 1)[1]] == pytest.approx(value), key
     text = (family / "evidence.md").read_text()
     assert "| KD |" in text and "What the papers claim" in text and "fewer than 3 seeds" in text
     assert "KD beats the student trained alone" in text and "Holm" in text

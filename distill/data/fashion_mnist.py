@@ -26,7 +26,7 @@ from typing import Tuple
 
 import torch
 
-from distill.data.idx_files import SIDE, IdxLayout, find_files, read_both
+from distill.data.idx_files import SIDE, IdxLayout, find_files, read_both, resized_loader
 from distill.data.registry import DATA_CHECKS, DATA_INFO, DATASETS, VAL_SPLITTERS, DataInfo, ImageSet
 from distill.data.resize import resize_u8
 
@@ -46,15 +46,6 @@ QUERY_CAMERA, GALLERY_CAMERA = 0, 1
 
 def check(root) -> None:
     find_files(root, LAYOUT)
-
-
-def _classification(size: int):
-    def load(root) -> Tuple[ImageSet, ImageSet, dict]:
-        train, test = read_both(root, LAYOUT)
-        for part in (train, test):
-            part.images = resize_u8(part.images, (size, size))
-        return train, test, dict(META)
-    return load
 
 
 def retrieval_set(images: torch.Tensor, labels: torch.Tensor, order: torch.Tensor) -> ImageSet:
@@ -96,7 +87,7 @@ def held_out_images_split(train: ImageSet, data_cfg) -> Tuple[ImageSet, ImageSet
 
 
 for _name, _size in (("fashion_mnist", SIDE), ("fashion_mnist32", 32)):
-    DATASETS.register(_name)(_classification(_size))
+    DATASETS.register(_name)(resized_loader(lambda: LAYOUT, _size, META))
     DATA_CHECKS.register(_name)(check)
     DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size),
                                        class_names=CLASS_NAMES))
@@ -104,5 +95,6 @@ DATASETS.register("fashion_mnist32_retrieval")(load_retrieval)
 DATA_CHECKS.register("fashion_mnist32_retrieval")(check)
 DATA_INFO.register("fashion_mnist32_retrieval")(DataInfo(num_classes=len(TRAIN_CLASSES), in_channels=1,
                                                          image_size=(32, 32), task="retrieval",
-                                                         class_names=tuple(CLASS_NAMES[c] for c in TRAIN_CLASSES)))
+                                                         class_names=tuple(CLASS_NAMES[c] for c in TRAIN_CLASSES),
+                                                         test_class_names=tuple(CLASS_NAMES[c] for c in TEST_CLASSES)))
 VAL_SPLITTERS.register("fashion_mnist32_retrieval")(held_out_images_split)

@@ -13,7 +13,7 @@ import gzip
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -127,3 +127,16 @@ def read_both(root, layout: IdxLayout) -> Tuple[ImageSet, ImageSet]:
     """(train, test) read and checked."""
     files = find_files(root, layout)
     return read_split(files, "train", layout.title), read_split(files, "test", layout.title)
+
+
+def resized_loader(layout_of: Callable[[], IdxLayout], size: int, meta: dict):
+    """A data set loader: both splits read, resized (bilinear) to ``size`` x ``size``, with ``meta``.
+    ``layout_of`` is called at load time, so a module's layout can be swapped (tests)."""
+    from distill.data.resize import resize_u8
+
+    def load(root) -> Tuple[ImageSet, ImageSet, dict]:
+        train, test = read_both(root, layout_of())
+        for part in (train, test):
+            part.images = resize_u8(part.images, (size, size))
+        return train, test, dict(meta)
+    return load

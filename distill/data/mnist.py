@@ -6,26 +6,14 @@ The official t10k set is our **test** split; validation is held out of train as
 for every data set. ``mnist`` is 28x28; ``mnist32`` resizes to 32x32 (bilinear,
 as the ``Resize(32)`` of DAFL's official pipeline) for LeNet-5. No flips, no crop
 padding; normalised with the published (0.1307, 0.3081) of that pipeline."""
-from typing import Tuple
-
-from distill.data.idx_files import SIDE, IdxLayout, find_files, read_both
-from distill.data.registry import DATA_CHECKS, DATA_INFO, DATASETS, DataInfo, ImageSet
-from distill.data.resize import resize_u8
+from distill.data.idx_files import SIDE, IdxLayout, find_files, resized_loader
+from distill.data.registry import DATA_CHECKS, DATA_INFO, DATASETS, DataInfo
 
 LAYOUT = IdxLayout(title="MNIST", torchvision="MNIST")
 META = {"num_classes": 10, "crop_padding": 0, "flip": False, "mean": (0.1307,), "std": (0.3081,)}
 
 
-def _loader(size: int):
-    def load(root) -> Tuple[ImageSet, ImageSet, dict]:
-        train, test = read_both(root, LAYOUT)
-        for part in (train, test):
-            part.images = resize_u8(part.images, (size, size))
-        return train, test, dict(META)
-    return load
-
-
 for _name, _size in (("mnist", SIDE), ("mnist32", 32)):
-    DATASETS.register(_name)(_loader(_size))
+    DATASETS.register(_name)(resized_loader(lambda: LAYOUT, _size, META))
     DATA_CHECKS.register(_name)(lambda root: find_files(root, LAYOUT))
     DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size)))

@@ -23,6 +23,7 @@ class DataInfo:
     image_size: Tuple[int, int]      # (H, W) of one image as the networks see it
     task: str = "classification"     # "retrieval": val/test labels are person ids, extras hold camera/query
     class_names: Optional[Tuple[str, ...]] = None   # for reports; None where the classes are numbered
+    test_class_names: Optional[Tuple[str, ...]] = None   # a retrieval set's unseen test classes, for reports
 
 
 @dataclass
