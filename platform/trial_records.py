@@ -31,6 +31,27 @@ def _json_value(value):
     return value
 
 
+def dotted_value(config: Dict[str, Any], key: str):
+    """The value at ``networks.1.arch`` style ``key`` of a resolved config; None where it is absent."""
+    node: Any = config
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def what_trained(resolved: Dict[str, Any]) -> Dict[str, str]:
+    """The networks, teacher and data of a trial as trained, in plain columns."""
+    teacher = resolved.get("teacher")
+    return {"networks": ", ".join(f"{n['name']}:{n['arch']}" for n in resolved["networks"]),
+            "teacher": teacher["arch"] if teacher else "none",
+            "data": resolved["data"]["name"]}
+
+
 def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[str, Any]], error: str = "") -> Dict[str, Any]:
     """One row from a trial's config and its last reported result."""
     last = last or {}
@@ -56,9 +77,13 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
     }
     params = searched_params(trial_config)
     for key, value in sorted(params.items()):
+        if not key.startswith(RECORD_ONLY_PREFIX):
+            # what trained: a later key (a preset's networks.1.arch, a row's null) may have changed the value
+            value = dotted_value(resolved, key)
         short = key[len(RECORD_ONLY_PREFIX):] if key.startswith(RECORD_ONLY_PREFIX) else key
         key = key if short != key and short in params else short   # a label never hides a config key
         row[f"param.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+    row.update(what_trained(resolved))
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):
             row[key] = float(value)

@@ -6,7 +6,7 @@ searched parameters as flat dotted keys (``method.temperature``). Keys under
 ``search.`` (row labels, auxiliary search parameters) are recorded, not applied. Driver and
 workers both resolve with this function, so the config saved beside a trial's
 results is exactly the one it trained with."""
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 from distill.config import apply_overrides, config_from_dict, config_to_dict
 
@@ -24,9 +24,16 @@ def searched_params(trial_config: Dict[str, Any]) -> Dict[str, Any]:
     return params
 
 
+def without_nulled_children(overrides: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+    """A key set to null wins over keys inside it: a row's ``teacher: null`` is not undone by a
+    column's ``teacher.arch``, whatever the order the two come in."""
+    nulled = [k for k, v in overrides if v is None]
+    return [(k, v) for k, v in overrides if not any(k.startswith(n + ".") for n in nulled)]
+
+
 def resolve_trial_config(trial_config: Dict[str, Any]) -> Dict[str, Any]:
     """The fully resolved engine config (validated) as a plain dict."""
     # sorted: a parent key ("method") is applied before its children ("method.temperature")
     overrides = sorted((k, v) for k, v in searched_params(trial_config).items() if not k.startswith(RECORD_ONLY_PREFIX))
-    raw = apply_overrides(trial_config[BASE_KEY], overrides)
+    raw = apply_overrides(trial_config[BASE_KEY], without_nulled_children(overrides))
     return config_to_dict(config_from_dict(raw))
