@@ -16,9 +16,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from platform.evidence_stats import holm, mean_interval
 from platform.welch_test import welch_t_test
 
 SIGNIFICANCE = 0.05
+MIN_SEEDS = 3   # below this no cell is tested: two values do not estimate a spread
 COUNTED_STATUSES = ("ok",)   # trial_records.STATUS_OK; not imported, that module imports Ray
 
 
@@ -31,7 +33,10 @@ class CellStats:
     std: float                     # sample std (ddof 1); 0.0 when n == 1, nan when n == 0
     paper: Optional[float] = None
     p_value: Optional[float] = None   # vs the baseline's cell; None for the baseline itself or when untestable
-    significant: bool = False
+    significant: bool = False         # Holm-adjusted p < alpha over the table's comparisons
+    low: float = math.nan             # the 95% t interval of the mean over seeds (nan below 2 seeds)
+    high: float = math.nan
+    p_adjusted: Optional[float] = None
 
 
 @dataclass
@@ -64,6 +69,8 @@ class AblationTable:
     # row -> (arch run, alternative arch, the alternative's parameters in M) (``table.size_alternatives``)
     row_values_alternative: Dict[str, Tuple[str, str, float]] = field(default_factory=dict)
     gains: List[Gain] = field(default_factory=list)
+    comparisons: int = 0           # cells tested against the baseline (the Holm family)
+    untested: int = 0              # cells not tested for having fewer than MIN_SEEDS seeds (or the baseline)
 
     @property
     def network_labels(self) -> List[str]:
@@ -131,7 +138,9 @@ def _stats(by_seed: Dict[Any, List[float]], paper: Optional[float]) -> CellStats
         std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     else:
         std = 0.0 if n == 1 else math.nan
-    return CellStats(values=values, seeds=seeds, n=n, mean=mean, std=std, paper=paper)
+    interval = mean_interval(values)
+    return CellStats(values=values, seeds=seeds, n=n, mean=mean, std=std, paper=paper, low=interval.low,
+                     high=interval.high)
 
 
 def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: Optional[Dict[str, Any]],
@@ -221,14 +230,26 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
     baseline = None if table_spec.baseline is None else label(table_spec.baseline)
     # the baseline names a row (tadml_loss: LS) or a column (tadml_pairs: independent)
     baseline_axis = "row" if baseline in row_labels else "column" if baseline in column_labels else None
+    tested: Dict[Tuple[str, str, int], CellStats] = {}
+    untested = 0
     for (row, column), stats in cells.items():
         if baseline_axis is None or (row if baseline_axis == "row" else column) == baseline:
             continue
         reference = cells[(baseline, column) if baseline_axis == "row" else (row, baseline)]
-        for cell, base in zip(stats, reference):
+        for i, (cell, base) in enumerate(zip(stats, reference)):
+            if not cell.n or not base.n:
+                continue
+            if cell.n < MIN_SEEDS or base.n < MIN_SEEDS:
+                untested += 1
+                continue
             _, _, p = welch_t_test(cell.values, base.values)
             cell.p_value = None if math.isnan(p) else p
-            cell.significant = cell.p_value is not None and cell.p_value < alpha
+            if cell.p_value is not None:
+                tested[(row, column, i)] = cell
+    adjusted = holm({key: cell.p_value for key, cell in tested.items()})
+    for key, cell in tested.items():
+        cell.p_adjusted = adjusted[key]
+        cell.significant = cell.p_adjusted < alpha
 
     not_run = {label(r): str(why) for r, why in (getattr(table_spec, "not_run", None) or {}).items()}
     for row in not_run:
@@ -258,7 +279,8 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                          baseline_axis=baseline_axis, alpha=alpha, source=paper.get("source", ""), not_run=not_run,
                          row_values=row_values, row_values_label=value_metric or "",
                          row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()},
-                         row_values_alternative=row_values_alternative, gains=gains)
+                         row_values_alternative=row_values_alternative, gains=gains, comparisons=len(tested),
+                         untested=untested)
 
 
 def size_alternative(record: Dict[str, Any], value_metric: str, alternatives: Dict[str, str]

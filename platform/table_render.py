@@ -31,7 +31,31 @@ def _seeds_text(table: AblationTable) -> str:
 
 
 def _tested(table: AblationTable) -> bool:
-    return table.baseline_axis is not None
+    return table.baseline_axis is not None and table.comparisons > 0
+
+
+def _has_paper(table: AblationTable) -> bool:
+    return any(s.paper is not None for stats in table.cells.values() for s in stats)
+
+
+def test_note(table: AblationTable) -> str:
+    """The footer line on significance: what was tested, how it was corrected, and what was not."""
+    from platform.ablation_table import MIN_SEEDS
+
+    if table.baseline_axis is None:
+        return ""
+    if not table.comparisons:
+        return (f"No significance marks: a test against {table.baseline} needs {MIN_SEEDS} or more seeds in both "
+                f"cells ({_seeds_text(table)} here).")
+    note = (f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, Holm-corrected over the table's "
+            f"{table.comparisons} comparison{'s' if table.comparisons > 1 else ''}, {_seeds_text(table)}")
+    if table.untested:
+        note += f"; {table.untested} cell(s) with fewer than {MIN_SEEDS} seeds not tested"
+    return note + "."
+
+
+def _interval(cell: CellStats, digits: int) -> str:
+    return "" if math.isnan(cell.low) else f" [{cell.low:.{digits}f}, {cell.high:.{digits}f}]"
 
 
 def _ours(cell: CellStats, digits: int, pm: str) -> str:
@@ -64,7 +88,7 @@ def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
 
 
 def _cell_text(table: AblationTable, row: str, s: CellStats, digits: int, pm: str) -> str:
-    ours = NOT_RUN if row in table.not_run and s.n == 0 else _ours(s, digits, pm)
+    ours = NOT_RUN if row in table.not_run and s.n == 0 else _ours(s, digits, pm) + _interval(s, digits)
     return ours + _paper(s, digits) + ("*" if s.significant else "")
 
 
@@ -77,8 +101,8 @@ def to_markdown(table: AblationTable, digits: int = 2) -> str:
     for row in table.row_labels:
         cells = [_cell_text(table, row, s, digits, " ± ") for s in (table.cells[(row, c)][i] for c, i, _ in columns)]
         lines.append("| " + " | ".join([row] + _row_value(table, row, digits) + cells) + " |")
-    lines += ["", f"Ours: mean ± std over {_seeds_text(table)} ({', '.join(table.metrics)}); "
-                  "the paper's value in parentheses."]
+    lines += ["", f"Ours: mean ± std [95% t interval] over {_seeds_text(table)} ({', '.join(table.metrics)})"
+                  + ("; the paper's value in parentheses." if _has_paper(table) else ".")]
     if table.row_values_label:
         lines.append(f"{table.row_values_label}: computed from our models as run (a smoke preset runs smaller ones).")
     for row, (arch, other, _) in table.row_values_alternative.items():
@@ -86,9 +110,9 @@ def to_markdown(table: AblationTable, digits: int = 2) -> str:
                      f"`--set` its arch to train it).")
     for row, why in table.not_run.items():
         lines.append(f"{row}: {NOT_RUN}: {why}")
-    if _tested(table):
-        # escaped so Markdown does not turn the footnote into a bullet
-        lines.append(f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, {_seeds_text(table)}.")
+    note = test_note(table)   # its asterisk escaped, so Markdown does not turn the footnote into a bullet
+    if note:
+        lines.append(note)
     lines += gains_markdown(table, digits)
     return "\n".join(lines) + "\n"
 
@@ -118,13 +142,14 @@ def to_csv(table: AblationTable) -> str:
     """One line per (row, column, network); empty fields where there is no value."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", "column", "network", "n", "mean", "std", "paper", "p_value", "significant", "not_run",
-                     table.row_values_label or "row_value"])
+    writer.writerow(["row", "column", "network", "n", "mean", "std", "ci95_low", "ci95_high", "paper", "p_value",
+                     "p_holm", "significant", "not_run", table.row_values_label or "row_value"])
     for row in table.row_labels:
         for column, i, _ in _columns(table):
             s = table.cells[(row, column)][i]
             writer.writerow([row, column, table.network_labels[i], s.n, _number(s.mean), _number(s.std),
-                             _number(s.paper), _number(s.p_value), str(s.significant).lower(),
+                             _number(s.low), _number(s.high), _number(s.paper), _number(s.p_value),
+                             _number(s.p_adjusted), str(s.significant).lower(),
                              table.not_run.get(row, ""), _number(table.row_values.get(row))])
     return out.getvalue()
 
@@ -155,8 +180,9 @@ def to_latex(table: AblationTable, digits: int = 2) -> str:
         lines.append(" & ".join([_tex(row)] + cells) + r" \\")
     lines.append(r"\hline")
     seeds = _tex(_seeds_text(table)).replace(DASH, "--")
-    note = f"mean $\\pm$ std over {seeds}, paper in parentheses"
+    note = f"mean $\\pm$ std over {seeds}" + (", paper in parentheses" if _has_paper(table) else "")
     if _tested(table):
-        note += f"; {MARK_TEX} $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}"
+        note += (f"; {MARK_TEX} $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}, "
+                 f"Holm-corrected over {table.comparisons} comparisons")
     lines += [rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

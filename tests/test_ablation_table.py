@@ -162,12 +162,18 @@ def test_markdown(loss_table):
     rows = _markdown_rows(text)
     assert list(rows) == ["loss", "LS", "LS+LJS", "LS+LJS+Ladv", "extra"]
     assert rows["loss"] == ["CIFAR10", "CIFAR100"]
-    assert rows["LS"] == ["92.50 ± 0.50 (92.90)", "71.00 ± 1.00 (70.47)"]
-    assert rows["LS+LJS"] == ["92.50 ± 0.50 (93.18)", "71.00 ± 0.50 (71.70)"]
-    assert rows["LS+LJS+Ladv"] == ["95.20 ± 0.20 (93.52)*", "76.00 ± 1.00 (72.75)*"]
+    # mean ± std [95% t interval over seeds] (paper), * where significant after Holm's correction
+    cells = {(r, i): c for r in ("LS", "LS+LJS", "LS+LJS+Ladv") for i, c in enumerate(rows[r])}
+    for (r, i), text_ in cells.items():
+        cell = loss_table.cell(r, loss_table.column_labels[i])
+        assert text_.startswith(f"{cell.mean:.2f} ± {cell.std:.2f} [{cell.low:.2f}, {cell.high:.2f}] ({cell.paper:.2f})")
+    assert rows["LS"][0].startswith("92.50 ± 0.50 [") and rows["LS+LJS+Ladv"][1].startswith("76.00 ± 1.00 [")
+    assert [c.endswith("*") for c in rows["LS+LJS+Ladv"]] == [True, True]
+    assert not any(c.endswith("*") for c in rows["LS"] + rows["LS+LJS"])
     assert rows["extra"] == ["–", "50.00"]
     assert sum(line.startswith("| LS |") for line in text.splitlines()) == 1
-    assert "* p < 0.05, Welch's t-test against LS, n = 1–3 seeds" in text
+    assert ("* p < 0.05, Welch's t-test against LS, Holm-corrected over the table's 4 comparisons, n = 1–3 seeds"
+            in text)
 
 
 def test_csv_parses(loss_table):
@@ -245,7 +251,8 @@ def test_two_network_table_from_tadml_pairs(tmp_path):
 
     rows_md = _markdown_rows(to_markdown(table))
     assert rows_md[spec.table.rows] == ["independent net0", "independent net1", "TADML net0", "TADML net1"]
-    assert rows_md["R32-R32"][2] == "73.20 ± 0.20 (73.07)*" and not rows_md["R32-R32"][3].endswith("*")
+    assert rows_md["R32-R32"][2].startswith("73.20 ± 0.20 [") and rows_md["R32-R32"][2].endswith(" (73.07)*")
+    assert not rows_md["R32-R32"][3].endswith("*")
     records = list(csv.DictReader(io.StringIO(to_csv(table))))
     assert len(records) == 2 * 2 * 2 and {r["network"] for r in records} == {"net0", "net1"}
     assert to_latex(table).count(r"\textsuperscript{*}") == 2
@@ -300,3 +307,40 @@ def test_size_column_shows_an_alternative_arch_beside_the_one_run():
     assert "1.70 / 2.54 (2.60)" in line
     assert "ResNet164: params.student of resnet164 as run / of resnet164_n27" in md
     assert "/" not in next(line for line in md.splitlines() if line.startswith("| ResNet20")).split("|")[2]
+
+
+def _one_column_rows(values_by_row):
+    return [{"status": "ok", "seed": s, "param.algorithm": row, "test_acc.net0": v}
+            for row, values in values_by_row.items() for s, v in enumerate(values)]
+
+
+def test_no_test_and_no_mark_below_three_seeds_and_the_footer_says_why():
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(rows="algorithm", columns=None, baseline="base")
+    table = build_table(_one_column_rows({"base": [90.0, 90.1], "better": [95.0, 95.1]}), spec, "test_acc.net0", {})
+    cell = table.cell("better")
+    assert cell.p_value is None and not cell.significant and table.comparisons == 0
+    text = to_markdown(table)
+    assert "No significance marks: a test against base needs 3 or more seeds in both cells (n = 2 seeds here)" in text
+    assert "*" not in text.replace("**", "") and "paper's value in parentheses" not in text
+
+
+def test_marks_are_holm_corrected_over_the_tables_comparisons():
+    """Two rows whose own p-values are below 0.05 but not after Holm's correction over three."""
+    from types import SimpleNamespace
+
+    from platform.evidence_stats import holm
+    from platform.welch_test import welch_t_test
+
+    spec = SimpleNamespace(rows="algorithm", columns=None, baseline="base")
+    values = {"base": [90.0, 90.6, 89.4], "a": [91.5, 92.1, 90.9], "b": [91.45, 92.05, 90.85],
+              "c": [95.0, 95.2, 94.8]}
+    table = build_table(_one_column_rows(values), spec, "test_acc.net0", {})
+    raw = {r: welch_t_test(values[r], values["base"])[2] for r in ("a", "b", "c")}
+    assert raw["a"] < 0.05 and raw["b"] < 0.05
+    adjusted = holm(raw)
+    assert adjusted["a"] > 0.05 and adjusted["c"] < 0.05
+    assert [table.cell(r).significant for r in ("a", "b", "c")] == [False, False, True]
+    assert table.cell("a").p_adjusted == pytest.approx(adjusted["a"]) and table.comparisons == 3
+    assert "Holm-corrected over the table's 3 comparisons" in to_markdown(table)
