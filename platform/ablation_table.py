@@ -69,6 +69,8 @@ class AblationTable:
     # row -> (arch run, alternative arch, the alternative's parameters in M) (``table.size_alternatives``)
     row_values_alternative: Dict[str, Tuple[str, str, float]] = field(default_factory=dict)
     gains: List[Gain] = field(default_factory=list)
+    # whether the run's data set and networks are the paper's: only then does a paper number share a cell
+    comparable: bool = True
     comparisons: int = 0           # cells tested against the baseline (the Holm family)
     untested: int = 0              # cells not tested for having fewer than MIN_SEEDS seeds (or the baseline)
 
@@ -109,6 +111,13 @@ def axis_value(record: Dict[str, Any], key: str) -> Any:
 _param = axis_value
 
 
+def _teacher_arch(record: Dict[str, Any]) -> str:
+    import json
+
+    config = json.loads(record["config_json"]) if record.get("config_json") else {}
+    return (config.get("teacher") or {}).get("arch", "teacher")
+
+
 def _ordered(paper_labels: List[str], seen: List[str], include_missing: bool) -> List[str]:
     first = [x for x in paper_labels if include_missing or x in seen]
     return first + [x for x in seen if x not in first]
@@ -146,7 +155,7 @@ def _stats(by_seed: Dict[Any, List[float]], paper: Optional[float]) -> CellStats
 def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: Optional[Dict[str, Any]],
                 network_metrics: Optional[Sequence[str]] = None, *, title: Optional[str] = None,
                 alpha: float = SIGNIFICANCE, statuses: Sequence[str] = COUNTED_STATUSES,
-                include_missing: bool = False) -> AblationTable:
+                include_missing: bool = False, comparable: bool = True) -> AblationTable:
     """Aggregate ``rows`` into the layout of ``table_spec``.
 
     ``metric`` is the value of a one-network table (``test_acc.net0``); with
@@ -201,6 +210,25 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             per_network = grouped.setdefault((ref_label, label(column_value)), [{} for _ in metrics])
             per_network[0].setdefault(seed, []).append(value)
 
+    # the frozen teacher(s) the trials distilled, one row per teacher arch, first: a reader must see
+    # what the students were taught by (a teacher below its student explains a table)
+    teacher_labels: List[str] = []
+    teacher_metric = metric.rsplit(".", 1)[0] + ".teacher"
+    if len(metrics) == 1 and not any(str(r.metric).endswith(".teacher")
+                                     for r in (getattr(table_spec, "reference_rows", None) or {}).values()):
+        for record in rows:
+            value = _number(record.get(teacher_metric))
+            column_value = _param(record, column_key) if has_columns else metric
+            if record.get("status") not in statuses or value is None or column_value is None:
+                continue
+            arch = record.get("teacher") or _teacher_arch(record)
+            teacher_label = f"Teacher ({arch})"
+            teacher_labels += [teacher_label] if teacher_label not in teacher_labels else []
+            seed = record.get("seed")
+            per_network = grouped.setdefault((teacher_label, label(column_value)), [{}])
+            per_network[0].setdefault(("trial", record.get("trial_id")) if seed is None else seed, []).append(value)
+    seen_rows = teacher_labels + [r for r in seen_rows if r not in teacher_labels]
+
     paper_rows = [label(r) for r in values]
     paper_columns: List[str] = []
     if has_columns:
@@ -208,7 +236,10 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             if isinstance(entry, dict):
                 paper_columns += [label(c) for c in entry if label(c) not in paper_columns]
     row_labels = _ordered(paper_rows, seen_rows, include_missing)
-    column_labels = _ordered(paper_columns, seen_columns, include_missing) if has_columns else [metric]
+    row_labels = teacher_labels + [r for r in row_labels if r not in teacher_labels]
+    # a run that is not the paper's setting shows the paper's columns beside ours, in columns of their own
+    column_labels = _ordered(paper_columns, seen_columns, include_missing or not comparable) if has_columns \
+        else [metric]
     only_rows, only_columns = getattr(table_spec, "only_rows", None), getattr(table_spec, "only_columns", None)
     if only_rows is not None:   # one of a sweep's several tables: its own rows, in its own order
         row_labels = [label(r) for r in only_rows if include_missing or label(r) in row_labels]
@@ -232,8 +263,9 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
     baseline_axis = "row" if baseline in row_labels else "column" if baseline in column_labels else None
     tested: Dict[Tuple[str, str, int], CellStats] = {}
     untested = 0
+    references = set(teacher_labels) | {label(r) for r in (getattr(table_spec, "reference_rows", None) or {})}
     for (row, column), stats in cells.items():
-        if baseline_axis is None or (row if baseline_axis == "row" else column) == baseline:
+        if baseline_axis is None or (row if baseline_axis == "row" else column) == baseline or row in references:
             continue
         reference = cells[(baseline, column) if baseline_axis == "row" else (row, baseline)]
         for i, (cell, base) in enumerate(zip(stats, reference)):
@@ -280,7 +312,7 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                          row_values=row_values, row_values_label=value_metric or "",
                          row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()},
                          row_values_alternative=row_values_alternative, gains=gains, comparisons=len(tested),
-                         untested=untested)
+                         untested=untested, comparable=comparable)
 
 
 def size_alternative(record: Dict[str, Any], value_metric: str, alternatives: Dict[str, str]

@@ -38,8 +38,35 @@ def write_text(path: str, text: str) -> str:
     return path
 
 
+def what_ran(rows) -> str:
+    """The data sets and networks the finished trials trained, read off their records."""
+    import json
+
+    data, nets, teachers = [], [], []
+    for row in rows:
+        config = json.loads(row["config_json"]) if row.get("config_json") else {}
+        name = row.get("data") or config.get("data", {}).get("name")
+        data += [name] if name and name not in data else []
+        for n in config.get("networks", []):
+            nets += [n["arch"]] if n["arch"] not in nets else []
+        teacher = (config.get("teacher") or {}).get("arch")
+        teachers += [teacher] if teacher and teacher not in teachers else []
+    text = f"{', '.join(data) or 'no data'}; {', '.join(nets)}"
+    return text + (f"; teacher {', '.join(teachers)}" if teachers else "")
+
+
+def comparable_with_paper(spec, meta) -> bool:
+    """A paper number shares a cell with ours only when the run is the paper's setting: a preset
+    that says so (``paper``, or ``comparable: true``) and no --set changing data or networks."""
+    preset = spec.presets.get(meta["preset"])
+    declared = preset.comparable if preset is not None and preset.comparable is not None else meta["preset"] == "paper"
+    changed = any(str(o).split("=", 1)[0].split(".", 1)[0] in ("data", "networks", "teacher")
+                  for o in meta.get("overrides") or [])
+    return bool(declared) and not changed
+
+
 def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[str]):
-    from platform.ablation_plot import plot_table
+    from platform.ablation_plot import plot_table_files
     from platform.ablation_table import build_table
     from platform.head_table import head_markdown
     from platform.metric_kinds import kind_tables
@@ -47,14 +74,17 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
     from platform.table_render import to_csv, to_latex, to_markdown
 
     metrics = table_metrics(spec, meta, metric)
-    title = f"{spec.name} ({meta['preset']}): {(spec.paper or {}).get('source', spec.description)}"
+    comparable = comparable_with_paper(spec, meta)
+    ran = what_ran([r for r in rows if r.get("status") == "ok"] or rows)
+    source = (spec.paper or {}).get("source")
+    title = f"{spec.name} ({meta['preset']} preset) on {ran}" + (f"; paper: {source}" if source else "")
     note = selection_note(rows, spec.primary_metric)
     texts, written = [], []
     # the main table, then a sweep's further tables (DAFL's loss ablation beside its baselines)
     for suffix, layout in [("", spec.table)] + [(f"_{name}", t) for name, t in spec.tables.items()]:
-        heading = title if not suffix else f"{spec.name} ({meta['preset']}): {layout.title or suffix[1:]}"
+        heading = title if not suffix else f"{spec.name} ({meta['preset']} preset) on {ran}: {layout.title or suffix[1:]}"
         table = build_table(rows, layout, metrics[0], spec.paper, metrics if len(metrics) > 1 else None,
-                            title=heading)
+                            title=heading, comparable=comparable)
         markdown = to_markdown(table)
         if not suffix:   # the main table's further metric kinds (rank-1 under Table 6's mAP)
             kinds, files = kind_tables(rows, spec, metrics, heading, out_dir, latex)
@@ -63,7 +93,7 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
                     write_text(os.path.join(out_dir, f"table{suffix}.csv"), to_csv(table))]
         if latex:
             written.append(write_text(os.path.join(out_dir, f"table{suffix}.tex"), to_latex(table)))
-        written.append(plot_table(table, os.path.join(out_dir, f"table{suffix}.png")))
+        written += plot_table_files(table, os.path.join(out_dir, f"table{suffix}.png"))
         texts.append(markdown if not suffix else f"## {heading}\n\n{markdown}")
     markdown = "\n\n".join(texts) + f"\n\n{note}\n"
     heads = head_markdown(rows, spec.table, metrics[0].rsplit(".", 1)[-1])

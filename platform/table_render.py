@@ -15,11 +15,30 @@ DASH = "–"
 MARK_TEX = r"\textsuperscript{*}"
 
 
-def _columns(table: AblationTable) -> List[Tuple[str, int, str]]:
-    """(column label, network index, header text) in print order."""
+def _all_columns(table: AblationTable) -> List[Tuple[str, int, str]]:
     multi = len(table.metrics) > 1
     return [(c, i, f"{c} {net}" if multi else c)
             for c in table.column_labels for i, net in enumerate(table.network_labels)]
+
+
+def _columns(table: AblationTable) -> List[Tuple[str, int, str]]:
+    """(column label, network index, header text) of our results, in print order. When the run is
+    not comparable with the paper, a column with none of our results (a paper-only data set) is
+    left to the paper's own columns."""
+    columns = _all_columns(table)
+    if table.comparable:
+        return columns
+    return [(c, i, h) for c, i, h in columns if any(table.cells[(r, c)][i].n for r in table.row_labels)]
+
+
+def _paper_columns(table: AblationTable) -> List[Tuple[str, int, str]]:
+    """The paper's numbers in columns of their own, for a run on another data set or networks."""
+    if table.comparable:
+        return []
+    has = lambda c, i: any(table.cells[(r, c)][i].paper is not None for r in table.row_labels)  # noqa: E731
+    single = table.column_labels == table.metrics[:1]
+    return [(c, i, "paper" if single and len(table.metrics) == 1 else f"paper: {h}")
+            for c, i, h in _all_columns(table) if has(c, i)]
 
 
 def _seeds_text(table: AblationTable) -> str:
@@ -73,7 +92,10 @@ NOT_RUN = "not run"
 
 
 def _value_header(table: AblationTable) -> List[str]:
-    return [table.row_values_label] if table.row_values_label else []
+    if not table.row_values_label:
+        return []
+    paper = [f"paper: {table.row_values_label}"] if not table.comparable and table.row_values_paper else []
+    return [table.row_values_label] + paper
 
 
 def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
@@ -84,25 +106,36 @@ def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
     ours = DASH if value is None else f"{value:.{digits}f}"
     if alternative is not None:
         ours += f" / {alternative[2]:.{digits}f}"
+    paper_text = DASH if paper is None else f"{paper:.{digits}f}"
+    if not table.comparable:
+        return [ours] + ([paper_text] if table.row_values_paper else [])
     return [ours + ("" if paper is None else f" ({paper:.{digits}f})")]
 
 
 def _cell_text(table: AblationTable, row: str, s: CellStats, digits: int, pm: str) -> str:
     ours = NOT_RUN if row in table.not_run and s.n == 0 else _ours(s, digits, pm) + _interval(s, digits)
-    return ours + _paper(s, digits) + ("*" if s.significant else "")
+    return ours + (_paper(s, digits) if table.comparable else "") + ("*" if s.significant else "")
+
+
+def _paper_cell(s: CellStats, digits: int) -> str:
+    return DASH if s.paper is None else f"{s.paper:.{digits}f}"
 
 
 def to_markdown(table: AblationTable, digits: int = 2) -> str:
-    columns = _columns(table)
-    header = [table.row_key] + _value_header(table) + [h for _, _, h in columns]
+    columns, papers = _columns(table), _paper_columns(table)
+    header = [table.row_key] + _value_header(table) + [h for _, _, h in columns] + [h for _, _, h in papers]
     lines = [f"**{table.title}**", "",
              "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for row in table.row_labels:
         cells = [_cell_text(table, row, s, digits, " ± ") for s in (table.cells[(row, c)][i] for c, i, _ in columns)]
+        cells += [_paper_cell(table.cells[(row, c)][i], digits) for c, i, _ in papers]
         lines.append("| " + " | ".join([row] + _row_value(table, row, digits) + cells) + " |")
     lines += ["", f"Ours: mean ± std [95% t interval] over {_seeds_text(table)} ({', '.join(table.metrics)})"
-                  + ("; the paper's value in parentheses." if _has_paper(table) else ".")]
+                  + ("; the paper's value in parentheses." if _has_paper(table) and table.comparable else ".")]
+    if papers or (not table.comparable and table.row_values_paper):
+        lines.append(f"The \"paper\" columns are the paper's own numbers ({table.source or 'its setting'}): this run "
+                     "used another data set or other networks, so they are not comparable with ours.")
     if table.row_values_label:
         lines.append(f"{table.row_values_label}: computed from our models as run (a smoke preset runs smaller ones).")
     for row, (arch, other, _) in table.row_values_alternative.items():
@@ -165,22 +198,26 @@ def _tex(text: str) -> str:
 def to_latex(table: AblationTable, digits: int = 2) -> str:
     """A plain ``tabular`` (no booktabs needed). Significance is a text-mode superscript
     asterisk: a math one would follow the cell's closing ``$`` as ``$$``."""
-    columns = _columns(table)
+    columns, papers = _columns(table), _paper_columns(table)
     extra = _value_header(table)
-    width = len(columns) + 1 + len(extra)
-    lines = [r"\begin{tabular}{l" + "c" * (len(columns) + len(extra)) + "}", r"\hline",
-             " & ".join([_tex(table.row_key)] + [_tex(h) for h in extra] + [_tex(h) for _, _, h in columns]) + r" \\",
+    width = len(columns) + len(papers) + 1 + len(extra)
+    lines = [r"\begin{tabular}{l" + "c" * (len(columns) + len(papers) + len(extra)) + "}", r"\hline",
+             " & ".join([_tex(table.row_key)] + [_tex(h) for h in extra]
+                        + [_tex(h) for _, _, h in columns + papers]) + r" \\",
              r"\hline"]
     for row in table.row_labels:
         cells = [_tex(v) for v in _row_value(table, row, digits)]
         for column, i, _ in columns:
             s = table.cells[(row, column)][i]
             ours = ("not run" if row in table.not_run else "--") if s.n == 0 else "$" + _ours(s, digits, r" \pm ") + "$"
-            cells.append(ours + _paper(s, digits) + (MARK_TEX if s.significant else ""))
+            cells.append(ours + (_paper(s, digits) if table.comparable else "") + (MARK_TEX if s.significant else ""))
+        cells += [_tex(_paper_cell(table.cells[(row, c)][i], digits)) for c, i, _ in papers]
         lines.append(" & ".join([_tex(row)] + cells) + r" \\")
     lines.append(r"\hline")
     seeds = _tex(_seeds_text(table)).replace(DASH, "--")
-    note = f"mean $\\pm$ std over {seeds}" + (", paper in parentheses" if _has_paper(table) else "")
+    note = f"mean $\\pm$ std over {seeds}" + (", paper in parentheses" if _has_paper(table) and table.comparable
+                                                else ", paper columns not comparable (another setting)"
+                                                if papers else "")
     if _tested(table):
         note += (f"; {MARK_TEX} $p < {table.alpha:g}$, Welch's $t$-test against {_tex(table.baseline)}, "
                  f"Holm-corrected over {table.comparisons} comparisons")

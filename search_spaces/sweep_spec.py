@@ -135,6 +135,9 @@ class PresetSpec:
     variant_overrides: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
     row_search: Optional[RowSearchSpec] = None   # a grid preset: draws per row instead of one configuration
     baseline: Optional[str] = None   # the table's baseline row when this preset names the rows differently
+    # whether a run of this preset is the paper's setting (its data set and networks), so the paper's
+    # numbers may share our cells; None: only the preset named "paper" is
+    comparable: Optional[bool] = None
 
 
 @dataclass

@@ -344,3 +344,69 @@ def test_marks_are_holm_corrected_over_the_tables_comparisons():
     assert [table.cell(r).significant for r in ("a", "b", "c")] == [False, False, True]
     assert table.cell("a").p_adjusted == pytest.approx(adjusted["a"]) and table.comparisons == 3
     assert "Holm-corrected over the table's 3 comparisons" in to_markdown(table)
+
+
+def _table_with_teacher(comparable, rows_count=3):
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(rows="algorithm", columns="dataset", baseline="base")
+    records = []
+    for r in range(rows_count):
+        for s in range(3):
+            records.append({"status": "ok", "seed": s, "trial_id": f"{r}-{s}", "param.algorithm": "base" if r == 0
+                            else f"method{r}", "param.dataset": "digits", "test_acc.student": 90.0 + r + 0.1 * s,
+                            "test_acc.teacher": 93.0, "teacher": "resnet14"})
+    # a comparable run is on the paper's own data set: its numbers are for the column that ran
+    column = "digits" if comparable else "CIFAR-10"
+    paper = {"source": "Table 7", "values": {"base": {column: 91.42}, "method1": {column: 92.0}}}
+    return build_table(records, spec, "test_acc.student", paper, comparable=comparable, title="t " * 80)
+
+
+def test_a_teacher_row_shows_what_the_students_were_taught_by():
+    table = _table_with_teacher(comparable=False)
+    assert table.row_labels[0] == "Teacher (resnet14)"
+    cell = table.cell("Teacher (resnet14)", "digits")
+    assert cell.mean == 93.0 and cell.n == 3 and cell.p_value is None
+
+
+def test_a_run_that_is_not_the_papers_setting_puts_the_paper_in_its_own_columns():
+    md = to_markdown(_table_with_teacher(comparable=False))
+    header = md.splitlines()[2]
+    assert header.startswith("| algorithm | digits | paper: CIFAR-10 |") and "(91.42)" not in md
+    assert "| base |" in md and "91.42 |" in md and "not comparable with ours" in md
+    comparable = to_markdown(_table_with_teacher(comparable=True))
+    assert "(91.42)" in comparable and "paper:" not in comparable
+
+
+def _layout(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return fig.axes[0], fig.bbox, renderer
+
+
+@pytest.mark.parametrize("comparable", [False, True])
+def test_the_bar_chart_starts_at_zero_fits_its_title_and_legends_only_what_it_draws(comparable, tmp_path):
+    from platform.ablation_plot import _series, draw
+
+    table = _table_with_teacher(comparable)
+    fig = draw(table, table.row_labels, _series(table), str(tmp_path / "t.png"))
+    ax, box, renderer = _layout(fig)
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] > 93.0
+    title = ax.title.get_window_extent(renderer)
+    assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1, "the title is cut off"
+    labels = ax.get_legend().get_texts() if ax.get_legend() else []
+    drawn = [a.get_label() for a in list(ax.containers) + list(ax.collections) if not a.get_label().startswith("_")]
+    assert sorted(t.get_text() for t in labels) == sorted(drawn)
+    markers = [c for c in ax.collections if c.get_label().startswith("paper")]
+    assert bool(markers) == comparable   # paper diamonds only beside a comparable run
+
+
+def test_a_table_with_many_rows_is_split_over_readable_figures(tmp_path):
+    from platform.ablation_plot import MAX_WIDTH, plot_table_files
+
+    table = _table_with_teacher(comparable=False, rows_count=60)
+    paths = plot_table_files(table, str(tmp_path / "table.png"))
+    assert len(paths) > 1 and paths[0].endswith("table.png") and all(os.path.isfile(p) for p in paths)
+    from PIL import Image
+
+    assert all(Image.open(p).size[0] <= MAX_WIDTH * 110 + 1 for p in paths)

@@ -142,7 +142,11 @@ def test_table_6_report_has_map_with_the_paper_and_rank1_per_network(tmp_path):
     table = open(tmp_path / "report" / "table.md").read()
     assert "rank1, ours only" in text
     map_part, rank_part = table.split("rank1, ours only")
-    assert "(53.84)" in map_part and "(53.65)" in map_part and "| TADML net0 | TADML net1 |" in map_part
+    # a smoke run (generated drawings, narrow MobileNets) is not the paper's setting: its numbers stand in
+    # columns of their own, never in our cells
+    assert "| TADML net0 | TADML net1 |" in map_part and "| paper: TADML net0 | paper: TADML net1 |" in map_part
+    assert "53.84" in map_part and "(53.84)" not in map_part and "not comparable with ours" in map_part
+    assert "on market1501_smoke; mobilenet_v1, mobilenet_v1_w025" in map_part
     assert "test_rank1.net0, test_rank1.net1" in rank_part
     cells = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in rank_part.splitlines()
              if line.startswith("| ") and "-" in line.split("|")[1]}
