@@ -20,6 +20,7 @@ from platform.evidence_stats import (HOLDS, LEVEL, NOT_SHOWN, difference_interva
 ALPHA = 0.05
 MIN_SEEDS = 3
 REPORT_FILE = "evidence.md"
+PLOT_FILE = "differences.png"
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -87,6 +88,14 @@ def tuned_text(pick: dict, recipe: dict) -> str:
     return ", ".join(f"{k.split('.', 1)[-1]} {_short(v)}" for k, v in values.items())
 
 
+def compare_rows(values: Dict[str, Dict[int, float]], order: List[str], baseline: str, references=()):
+    """Each row against the baseline: (row -> Welch difference, row -> Holm-adjusted p)."""
+    base = list(values.get(baseline, {}).values())
+    diffs = {row: difference_interval(list(values[row].values()), base) for row in order
+             if row != baseline and row in values and row not in references}
+    return diffs, holm({row: d.p for row, d in diffs.items()})
+
+
 def stats_table(values: Dict[str, Dict[int, float]], order: List[str], baseline: str, metric: str,
                 selected: dict, extra: Optional[Dict[str, Dict[str, Dict[int, float]]]] = None,
                 references=()) -> List[str]:
@@ -94,10 +103,7 @@ def stats_table(values: Dict[str, Dict[int, float]], order: List[str], baseline:
     extra = extra or {}
     recipe_row, recipe = selected.get("recipe", {}).get("row"), selected.get("recipe", {}).get("values", {})
     selected = selected["rows"]
-    base = list(values.get(baseline, {}).values())
-    diffs = {row: difference_interval(list(values[row].values()), base) for row in order
-             if row != baseline and row in values and row not in references}
-    adjusted = holm({row: d.p for row, d in diffs.items()})
+    diffs, adjusted = compare_rows(values, order, baseline, references)
     header = ["row", "tuned values", "n", f"{metric} mean ± std", f"{int(LEVEL * 100)}% interval",
               f"Δ vs {baseline} [{int(LEVEL * 100)}% interval]", "Holm p"] + [f"{k} mean ± std" for k in extra]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -217,6 +223,13 @@ def family_report(family, family_dir: str, tune_dirs: List[str], table_dir: str,
     baseline = spec.preset(meta["preset"]).baseline or table.baseline
     references = [str(r) for r in (table.reference_rows if table else {})]
     lines += stats_table(values, order, str(baseline), metric, selected, extra, references)
+    from platform.evidence_plot import plot_differences
+
+    diffs, adjusted = compare_rows(values, order, str(baseline), references)
+    marked = [r for r, p in adjusted.items() if not math.isnan(p) and p < ALPHA]
+    plot_differences(diffs, marked, str(baseline), metric, f"{family.title}: difference from {baseline} on the test "
+                     f"split, seeds {', '.join(map(str, meta['seeds']))}", os.path.join(family_dir, PLOT_FILE))
+    lines += ["", f"![Differences from {baseline} with 95% intervals]({PLOT_FILE})"]
     heads = head_markdown(rows, _AxisTable(axis), metric.split(".")[1]) if table else ""
     if heads:
         lines += ["", heads.rstrip()]
