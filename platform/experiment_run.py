@@ -95,6 +95,37 @@ def check_trial_configs(base: dict, variants, metrics=()) -> List[dict]:
     return resolved
 
 
+def command_line() -> str:
+    """The command as typed (``python -m platform.ablate ...``), for the report to show."""
+    import shlex
+    import sys
+
+    module = getattr(sys.modules.get("__main__"), "__spec__", None)
+    head = ["python", "-m", module.name] if module is not None else ["python", sys.argv[0]]
+    return " ".join(shlex.quote(a) for a in head + sys.argv[1:])
+
+
+def source_commit() -> str:
+    """The git commit of the source tree that ran (with ``+changes`` when it had uncommitted edits)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+changes" if head and dirty else "")
+
+
+def machine_text() -> str:
+    import platform as host
+
+    return f"{host.node()}: {os.cpu_count()} CPU cores, {host.machine()}, Python {host.python_version()}"
+
+
 def validated_base(args, spec, seeds: Optional[List[int]] = None):
     """The resolved base config of ``spec`` at ``args.preset`` with ``args.set``, and the keys
     --set fixes, every trial variant validated; nothing is written."""
@@ -136,7 +167,9 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     meta = {"kind": kind, "sweep": spec.name, "sweep_file": sweep_file, "preset": args.preset, "trials": trials or preset.trials,
             "seeds": seeds, "metric": spec.primary_metric, "mode": spec.primary_mode,
             "objectives": [{"metric": m, "mode": d} for m, d in zip(spec.metrics, spec.modes)],
-            "overrides": list(args.set), "fixed": fixed, "optuna_storage": args.optuna_storage, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "base": base}
+            "overrides": list(args.set), "fixed": fixed, "optuna_storage": args.optuna_storage,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"), "started_at": time.time(), "command": command_line(),
+            "commit": source_commit(), "machine": machine_text(), "base": base}
     write_meta(experiment_dir, meta)
     return spec, experiment_dir, meta
 

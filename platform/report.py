@@ -187,6 +187,9 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
                 body = fh.read()
             write_text(main_table, f"{body}\n{generated.replace('# What', '## What', 1)}")
         text, written = f"{text}\n\n{generated}", written + files
+    from platform.report_page import write_page
+
+    written.append(write_page(experiment_dir, out_dir, meta, rows))
     return text, written
 
 
