@@ -195,11 +195,23 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    parser.add_argument("experiment", help="an experiment folder written by platform.sweep or platform.ablate")
+    parser.add_argument("experiment", nargs="?", help="an experiment folder written by platform.sweep or platform.ablate")
+    parser.add_argument("--compare", nargs=2, metavar=("EXP_A", "EXP_B"),
+                        help="two experiments of one sweep side by side: per table cell A - B with its interval")
     parser.add_argument("--latex", action="store_true", help="also write the table as LaTeX")
     parser.add_argument("--metric", help="table metric (default: the sweep's metric on the test split)")
     args = parser.parse_args(argv)
     with exit_on_config_error(PROG):
+        if args.compare:
+            from platform.compare import write_compare
+
+            text, written = write_compare(*args.compare)
+            print(text)
+            for path in written:
+                print(f"wrote {path}")
+            return
+        if not args.experiment:
+            raise ConfigError("EXPERIMENT", "give an experiment folder (or --compare EXP_A EXP_B)")
         text, written = report_experiment(args.experiment, args.latex, args.metric)
         print(text)
         print()

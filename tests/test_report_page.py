@@ -88,3 +88,29 @@ def test_the_page_renders_in_headless_chromium(page, tmp_path):
 
     image = Image.open(shot).convert("L")
     assert max(ImageStat.Stat(image).stddev) > 10, "the screenshot is blank"
+
+
+def test_compare_two_experiments_of_one_sweep(tmp_path):
+    import pyarrow.parquet as pq
+
+    from sweep_runner import cli_in_process
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    fabricated_experiment(a)
+    fabricated_experiment(b)
+    rows = pq.read_table(b / "trials.parquet").to_pylist()
+    for r in rows:   # B: 2 points worse on the first structure; one seed fewer on the second
+        if r.get("param.method.disc_structure") == "128fc-256fc-128fc" and r["status"] == "ok":
+            r["test_acc.net0"] -= 2.0 + 0.1 * r["seed"]
+    write_rows(str(b / "trials.parquet"), [r for r in rows if r["trial_id"] != "t12"])
+    result = cli_in_process("platform.report", "--compare", str(a), str(b))
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("|")[1].strip(): line.split("|") for line in result.stdout.splitlines()
+             if line.startswith("| ")}
+    first, second = lines["128fc-256fc-128fc"], lines["256fc-256fc"]
+    assert first[6].strip().startswith("+2.10 [") and first[6].strip().endswith("*")   # A − B, significant
+    assert "n=2" in second[5] and second[7].strip() == ""   # under 3 seeds: shown, not tested
+    assert "1 cell(s) below 3 seeds not tested" in result.stdout
+    assert os.path.isfile(a / "report" / "compare-b.md") and os.path.isfile(a / "report" / "compare-b.html")
