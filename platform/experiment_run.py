@@ -137,8 +137,50 @@ def validated_base(args, spec, seeds: Optional[List[int]] = None):
     cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
     fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
+    check_method_switch(spec, args.preset, args.set, fixed)
     check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds), spec.metrics)
     return base, fixed
+
+
+def sweeps_running(method: str) -> List[str]:
+    """The shipped sweeps whose base or rows run ``method``."""
+    from search_spaces.sweep_spec import merged_sweep, sweep_names
+
+    found = []
+    for name in sweep_names():
+        merged = merged_sweep(name)
+        methods = [((merged.get("base") or {}).get("method") or {}).get("name")]
+        for rows in (merged.get("variants") or {}).values():
+            methods += [(row or {}).get("method", {}).get("name") if isinstance((row or {}).get("method"), dict)
+                        else (row or {}).get("method.name") for row in rows.values()]
+        found += [name] if method in methods else []
+    return found
+
+
+def check_method_switch(spec, preset: str, overrides, fixed) -> None:
+    """``--set method.name=X`` on a sweep that searches another method's fields: one line naming
+    the fields X lacks and the sweeps that run X, instead of an error in every trial."""
+    from distill.methods import METHODS
+
+    new = None
+    for item in overrides:
+        key, value = parse_override(item) if isinstance(item, str) else item
+        if key == "method.name":
+            new = value
+        elif key == "method" and isinstance(value, dict):
+            new = value.get("name", new)
+    if new is None or new not in METHODS.names():
+        return
+    import dataclasses
+
+    own = {f.name for f in dataclasses.fields(METHODS.get(new).Params)}
+    keys = list(spec.space_for(preset, fixed)) + [k for p in spec.points_for(preset, fixed) for k in p]
+    foreign = sorted({k for k in keys if k.startswith("method.") and k.split(".")[1] not in own})
+    if foreign:
+        others = sweeps_running(new)
+        raise ConfigError("--set method.name", f"sweep {spec.name} searches {', '.join(foreign)}, which method {new} "
+                                               f"does not have; sweeps that run {new}: {', '.join(others) or 'none'} "
+                                               "(or write one: README, 'Add a method')")
 
 
 def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):

@@ -1,13 +1,17 @@
 """Distillation methods. A method is one file: a ``Params`` dataclass (its
 knobs, validated on load), what it needs from the networks, and ``losses``
 returning a dict of named terms already multiplied by their weights. An
-ablation is a weight set to zero (the term is then skipped), not a new branch."""
+ablation is a weight set to zero (the term is then skipped), not a new branch.
+
+Every module of this package is imported here, so a new method file registers
+itself (``@METHODS.register("name")``) without an edit anywhere else."""
+import importlib
+import pkgutil
+
 from distill.methods.base import DataNeeds, Method, Needs
 from distill.methods.registry import METHODS
-from distill.methods import independent, kd, dml, tadml  # noqa: F401  (registers)
-from distill.methods import at, sp, fitnet, fsp, snn_mimic, anc, tsanc, ksanc, hksanc  # noqa: F401
-from distill.methods import byot, scd, sad, cs_kd, ddgsd, one  # noqa: F401  (self-distillation)
-from distill.methods import dafl  # noqa: F401  (data-free)
-from distill.methods import darkrank, similarity_l2  # noqa: F401  (metric learning)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["METHODS", "DataNeeds", "Method", "Needs"]
