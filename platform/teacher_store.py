@@ -9,6 +9,7 @@ from typing import Dict, List
 from distill.teachers import is_finished, teacher_dir, teacher_key, teacher_needs_training
 
 STORE_DIR = "teachers"
+HEARTBEAT_SECONDS = 30.0   # a line at least this often while teachers train
 
 
 def default_store(storage: str) -> str:
@@ -56,8 +57,38 @@ def ensure_teachers(resolved_configs: List[dict], cpus: float, gpus: float) -> N
               f"as a Ray task{resumed} -> {folder}", flush=True)
         task = ray.remote(num_cpus=cpus, num_gpus=gpus)(train_teacher)
         pending.append((key, task.remote(config, max(1, int(cpus)))))
-    for key, ref in pending:
-        entry = ray.get(ref)
+    wait_for(pending, {key: teacher_dir(config) for key, config in needed_teachers(resolved_configs).items()})
+
+
+def teacher_progress(folder: str) -> str:
+    """``epoch 5/30, val_acc.teacher 80.10`` from the teacher's own metrics.jsonl, or ``starting``."""
+    import json
+
+    path = os.path.join(folder, "metrics.jsonl")
+    try:
+        with open(path) as fh:
+            last = json.loads(fh.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return "starting"
+    metric = next((k for k in last if k.startswith("val_") and ".teacher" in k and not k.startswith("val_loss")), None)
+    return f"epoch {last.get('epoch')}/{last.get('epochs_planned')}" + (f", {metric} {last[metric]:.2f}" if metric else "")
+
+
+def wait_for(pending, folders: Dict[str, str], every: float = HEARTBEAT_SECONDS) -> None:
+    """Wait for the teacher tasks, printing each one's epoch at least every ``every`` seconds."""
+    import time
+
+    import ray
+
+    start, refs = time.time(), {ref: key for key, ref in pending}
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=every)
+        if not ready:
+            for key in refs.values():
+                print(f"  [{time.time() - start:6.0f}s] teacher {key}: {teacher_progress(folders[key])}", flush=True)
+            continue
+        key = refs.pop(ready[0])
+        entry = ray.get(ready[0])
         # the task's primary validation metric: val_acc, or val_map on re-id data
         name, value = next(((k, v) for k, v in entry.items() if k.startswith("val_") and v is not None), (None, None))
         print(f"  teacher {key}: {name} {value:.2f}" if name else f"  teacher {key}: trained", flush=True)
