@@ -46,27 +46,57 @@ def _test_prefixes():
     return tuple(f"test_{TASKS.get(name).primary}." for name in TASKS.names())
 
 
-def format_table(rows: List[Dict[str, Any]], metric: str, mode: str) -> str:
-    params = sorted({k for r in rows for k in r if k.startswith("param.")})
+WIDTH = 120      # the summary fits a terminal this wide; trials.parquet has every column
+CELL = 24        # a longer value (a JSON config block) is cut to this many characters
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.4g}"
+    if value is None:
+        return "-"
+    text = str(value)
+    if text.startswith("{"):
+        try:   # a whole block of config (a row's method): its name says which
+            text = str(json.loads(text).get("name", text))
+        except (ValueError, AttributeError):
+            pass
+    return text if len(text) <= CELL else text[:CELL - 1] + "…"
+
+
+def format_table(rows: List[Dict[str, Any]], metric: str, mode: str, width: int = WIDTH) -> str:
+    # only what tells trials apart: a parameter every trial has the same value of is noise here
+    params = [k for k in {k for r in rows for k in r if k.startswith("param.")}
+              if len({json.dumps(r.get(k), default=str) for r in rows}) > 1]
+    # labels and numbers first; whole config blocks (JSON) are the first left out when it is too wide
+    block = lambda k: any(isinstance(r.get(k), str) and r[k].startswith(("{", "[")) for r in rows)  # noqa: E731
+    numeric = lambda k: all(isinstance(r.get(k), (int, float)) for r in rows)  # noqa: E731
+    params.sort(key=lambda k: (block(k), numeric(k), k))   # row labels, then numbers, then blocks
     tests = sorted({k for r in rows for k in r if k.startswith(_test_prefixes())})
-    header = ["trial", "status", *[p[len("param."):] for p in params], metric, *tests, "epochs", "seconds"]
     order = ranked(rows, metric, mode) + [r for r in rows if r not in ranked(rows, metric, mode)]
-    lines = [header]
-    for r in order:
-        cells = [r["trial_id"], r["status"]]
-        for key in params + [metric] + tests:
-            value = r.get(key)
-            if isinstance(value, float):
-                cells.append("-" if math.isnan(value) else f"{value:.4g}")
-            else:
-                cells.append("-" if value is None else str(value))
-        cells += [str(r["epochs"]), f"{r['wall_seconds']:.1f}"]
-        lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+
+    def layout(shown):
+        header = ["trial", "status", *[p[len("param."):] for p in shown], metric, *tests, "epochs", "seconds"]
+        lines = [header] + [[r["trial_id"], r["status"], *[_cell(r.get(k)) for k in shown + [metric] + tests],
+                             str(r["epochs"]), f"{r['wall_seconds']:.1f}"] for r in order]
+        widths = [min(CELL, max(len(line[i]) for line in lines)) for i in range(len(header))]
+        return lines, widths
+
+    shown = list(params)
+    lines, widths = layout(shown)
+    while shown and sum(widths) + 2 * (len(widths) - 1) > width:
+        shown.pop()
+        lines, widths = layout(shown)
     text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
+    left_out = [p[len("param."):] for p in params if p not in shown]
+    if left_out:
+        import textwrap
+
+        text += textwrap.wrap(f"(not shown, to fit {width} columns: {', '.join(left_out)}; all in trials.parquet)",
+                              width)
     failed = [r for r in rows if r["status"] == STATUS_FAILED]
-    text += [f"failed {r['trial_id']}: {r['error']}" for r in failed]
+    text += [f"failed {r['trial_id']}: {r['error']}"[:width] for r in failed]
     return "\n".join(text)
 
 

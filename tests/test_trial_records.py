@@ -48,3 +48,19 @@ def test_resolved_variants_agree_with_the_records():
     for config, variant in zip(resolved_variants(base, variants), variants):
         row = trial_row("t", {BASE_KEY: base, VARIANT_KEY: variant, "seed": 0}, {"epoch": 1})
         assert json.loads(row["config_json"]) == config
+
+
+def test_the_summary_fits_120_columns_and_says_what_it_left_out():
+    from platform.sweep_summary import format_table
+
+    method = json.dumps({"name": "dafl", "inputs": "generator", "latent_dim": 100, "one_hot_weight": 1.0,
+                         "activation_weight": 0.1, "entropy_weight": 5.0, "generator_width": 128})
+    rows = [{"trial_id": f"trial_{i:05d}", "status": "ok", "epochs": 5, "wall_seconds": 12.5,
+             "param.row": f"row {i}", "param.method": method.replace("dafl", f"dafl{i}"), "param.optim.lr": 0.01 * (i + 1),
+             "param.unchanging": 3, **{f"param.method.weight_{k}": 0.1 * i + k for k in range(6)},
+             "val_acc.net0": 80.0 + i, "test_acc.net0": 79.0 + i} for i in range(4)]
+    text = format_table(rows, "val_acc.net0", "max")
+    assert max(len(line) for line in text.splitlines()) <= 120
+    header = text.splitlines()[0]
+    assert "row" in header and "optim.lr" in header and "unchanging" not in header   # constant: not shown
+    assert "not shown, to fit 120 columns" in text and "method," in text.replace("\n", " ") + ","
