@@ -140,15 +140,19 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
     lines.append("\n" + selection_note(rows, metric))
     study = load_study(experiment_dir, spec.name, meta.get("optuna_storage"))
     scores = importances(study) if study is not None else {}
+    from platform.search_plots import importance_caution, tune_curves
+
+    finished = len([r for r in rows if r.get("status") != "failed" and r.get(metric) is not None])
     if scores:
-        lines.append("\nparameter importance (PED-ANOVA) for " + metric)
+        lines.append(f"\nparameter importance (PED-ANOVA) for {metric}, {importance_caution(finished)}")
         lines += [f"  {name:<32} {value:.3f}" for name, value in scores.items()]
     params = sorted({k[len("param."):] for r in rows for k in r if k.startswith("param.")
                      and len({str(x.get(k)) for x in rows}) > 1})
-    curves = {f"trial {t.number}": dict(t.intermediate_values) for t in study.get_trials(deepcopy=False)
-              if t.intermediate_values} if study is not None else {}
+    from platform.experiment_dir import TUNE_NAME
+
+    curves = tune_curves(os.path.join(experiment_dir, TUNE_NAME), metric)
     written = plot_search(rows, metric, mode, {k.replace("search.", ""): v for k, v in scores.items()}, params,
-                          out_dir, curves)
+                          out_dir, curves, finished)
     if spec.multi_objective:
         front = pareto_front(rows, spec.metrics[:2], spec.modes[:2])
         written.append(plot_pareto(rows, spec.metrics[:2], spec.modes[:2], os.path.join(out_dir, "pareto_front.png")))

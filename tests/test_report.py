@@ -54,10 +54,14 @@ def test_search_report_has_importances_and_four_plots(tmp_path):
         rows.append({"trial_id": f"t{i}", "status": "ok", "error": "", "epochs": 3, "wall_seconds": 1.0, "seed": 0,
                      "param.disc_depth": depth, "param.disc_width_1": width, "val_acc.net0": value,
                      "test_acc.net0": value - 1, "config_json": json.dumps(smoke_config())})
+        folder = tmp_path / "tune" / f"trial_t{i}"   # what Tune writes: one result line per epoch
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text("".join(json.dumps({"epoch": e, "val_acc.net0": value - 3 + e}) + "\n"
+                                                    for e in (1, 2, 3)))
     write_rows(str(tmp_path / "trials.parquet"), rows)
     write_meta(str(tmp_path))
     text, written = report_experiment(str(tmp_path))
-    assert "parameter importance" in text
+    assert "parameter importance" in text and "from 30 trials" in text
     ranked = text.split("parameter importance")[1].splitlines()[1:3]
     assert ranked[0].split()[0] == "search.disc_depth", ranked     # depth drives the value, it ranks first
     assert float(ranked[0].split()[1]) > float(ranked[1].split()[1])
@@ -115,3 +119,20 @@ def test_ablate_bad_input(tmp_path, args, field):
     assert run.returncode == 2, run.stdout[-1000:] + run.stderr[-1000:]
     assert field in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "exp").exists() or not os.listdir(tmp_path / "exp")
+
+
+def test_search_plots_label_trials_by_id_use_whole_epochs_and_caution_on_few_trials(tmp_path, monkeypatch):
+    from platform import search_plots
+
+    figures = {}
+    real_save = search_plots._save
+    monkeypatch.setattr(search_plots, "_save", lambda fig, path: figures.setdefault(os.path.basename(path), fig)
+                        and real_save(fig, path))
+    curves = {"a1b2c_00000": {1: 80.0, 2: 82.0, 3: 83.0}, "a1b2c_00001": {1: 70.0, 2: 75.0, 3: 76.0}}
+    search_plots.plot_learning_curves(curves, "val_acc.net0", str(tmp_path / "curves.png"))
+    search_plots.plot_importance({"lr": 0.9, "alpha": 0.1}, str(tmp_path / "importance.png"), "val_acc.net0", 8)
+    ax = figures["curves.png"].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(curves)
+    assert all(float(t).is_integer() for t in ax.get_xticks() if 1 <= t <= 3)
+    title = figures["importance.png"].axes[0].get_title()
+    assert "8 trials" in title and "too few" in title
