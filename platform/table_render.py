@@ -64,7 +64,7 @@ def test_note(table: AblationTable) -> str:
     if table.baseline_axis is None:
         return ""
     if not table.comparisons:
-        return (f"No significance marks: a test against {table.baseline} needs {MIN_SEEDS} or more seeds in both "
+        return (f"No significance marks: a test against {table.baseline} needs {MIN_SEEDS} seeds or more in both "
                 f"cells ({_seeds_text(table)} here).")
     note = (f"\\* p < {table.alpha:g}, Welch's t-test against {table.baseline}, Holm-corrected over the table's "
             f"{table.comparisons} comparison{'s' if table.comparisons > 1 else ''}, {_seeds_text(table)}")
