@@ -6,6 +6,7 @@ the same store) that needs the same teacher finds it by the same key.
 A store entry is finished when its ``teacher.yaml`` exists; it is written last,
 so a half-trained teacher (a killed driver) is resumed, never taken as done."""
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -15,6 +16,10 @@ from distill.checkpoint import CHECKPOINT_FILE
 from distill.errors import ConfigError
 
 FINISHED_FILE = "teacher.yaml"
+
+
+class TeacherNotTrained(ConfigError):
+    """A store teacher the driver has not trained yet (a driver validating before it trains it waits for it)."""
 DATA_FIELDS = ("name", "root", "val_fraction", "split_seed", "train_limit", "batch_size", "augment", "classes_per_batch")
 SUBSET_FIELDS = ("train_subset", "val_subset", "subset_seed")
 TRAIN_FIELDS = ("deterministic", "amp", "channels_last")
@@ -76,6 +81,42 @@ def teacher_training_config(config) -> dict:
     return raw
 
 
+def file_digest(path: str) -> str:
+    st = os.stat(path)
+    return _digest(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file, once per (path, size, mtime) per process: the driver validates many configs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_stored_checkpoint(config) -> None:
+    """A finished store entry's checkpoint is the file it recorded (size and SHA-256 in
+    ``teacher.yaml``): a file changed since (cut short, replaced) is one line saying how to retrain."""
+    import yaml
+
+    folder = teacher_dir(config)
+    with open(os.path.join(folder, FINISHED_FILE)) as fh:
+        entry = yaml.safe_load(fh) or {}
+    path = os.path.join(folder, "checkpoint", CHECKPOINT_FILE)
+    recorded = (entry.get("checkpoint_size"), entry.get("checkpoint_sha256"))
+    if recorded == (None, None):
+        return   # an entry from before hashes were recorded: reading the file is the check
+    size = os.path.getsize(path) if os.path.isfile(path) else None
+    if size != recorded[0] or file_digest(path) != recorded[1]:
+        raise ConfigError("teacher.checkpoint", f"{path} changed since teacher {entry.get('key')} was trained "
+                                                f"(size {size} against {recorded[0]} in {FINISHED_FILE}); delete "
+                                                f"{folder} to train it again")
+
+
 def is_finished(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, FINISHED_FILE))
 
@@ -95,6 +136,8 @@ def resolve_teacher_checkpoint(config) -> Optional[str]:
                                            "<storage>/teachers; with distill.train pass --set teacher.store=DIR)")
     folder = teacher_dir(raw)
     if not is_finished(folder):
-        raise ConfigError("teacher.checkpoint", f"teacher {teacher['arch']} ({teacher_key(raw)}) is not trained yet "
-                                                f"in {teacher['store']}; the sweep driver trains it before the trials")
+        raise TeacherNotTrained("teacher.checkpoint", f"teacher {teacher['arch']} ({teacher_key(raw)}) is not trained "
+                                                      f"yet in {teacher['store']}; the sweep driver trains it before "
+                                                      "the trials")
+    check_stored_checkpoint(raw)
     return os.path.join(folder, "checkpoint", CHECKPOINT_FILE)

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from distill.errors import ConfigError
+from distill.teachers import TeacherNotTrained
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,10 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
             path = None
             try:
                 path = teacher_checkpoint(config)
-            except ConfigError as err:
-                # only "not trained yet" waits for the driver's teacher store; a missing store does not
-                if not pending_teacher_ok or err.field != "teacher.checkpoint":
+            except TeacherNotTrained:
+                # only "not trained yet" waits for the driver's teacher store; a missing store or a
+                # changed checkpoint does not
+                if not pending_teacher_ok:
                     raise
             if path:
                 load_checked_weights(path, config.teacher.name, config.teacher.arch, info.num_classes,

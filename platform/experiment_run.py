@@ -80,6 +80,7 @@ def check_trial_configs(base: dict, variants, metrics=()) -> List[dict]:
     A teacher the store will train first is accepted (``pending_teacher_ok``); one with
     neither a checkpoint nor ``teacher.epochs`` is not. ``metrics``: the sweep's, which every
     trial must report (a Baseline row has no exits to select on)."""
+    from distill.data.registry import check_contents
     from distill.teachers import teacher_needs_training
     from distill.validation import validate_run
 
@@ -90,8 +91,10 @@ def check_trial_configs(base: dict, variants, metrics=()) -> List[dict]:
         fingerprint = repr(sorted((k, repr(v)) for k, v in config.items() if k != "seed"))
         if fingerprint not in seen:
             seen.add(fingerprint)
-            validate_run(config_from_dict(config), check_files=True,
-                         pending_teacher_ok=teacher_needs_training(config), metrics=metrics)
+            engine_config = config_from_dict(config)
+            validate_run(engine_config, check_files=True, pending_teacher_ok=teacher_needs_training(config),
+                         metrics=metrics)
+            check_contents(engine_config.data)
     return resolved
 
 
@@ -201,6 +204,9 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
         from platform.resume_check import check_resume_checkpoints
 
         check_resume_checkpoints(experiment_dir)   # the checkpoint each trial continues from, before any Ray work
+        # the data files and stored teachers again: either may have changed since the first run
+        check_trial_configs(meta["base"], trial_variants(spec, meta["preset"], meta.get("fixed") or [],
+                                                         meta.get("seeds")), spec.metrics)
         return spec, experiment_dir, meta
     base, fixed = validated_base(args, spec, seeds)
     experiment_dir = new_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)

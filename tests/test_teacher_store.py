@@ -143,21 +143,103 @@ def test_sweep_rejects_a_text_teacher_before_ray(tmp_path):
     assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "exp")   # nothing written
 
 
+def tiny_store_entry(tmp_path):
+    """A finished store entry, trained in this process (no Ray): its teacher.yaml records the checkpoint's
+    size and hash."""
+    config = raw(**{"teacher.store": str(tmp_path / "store"), "teacher.epochs": 1, "data.train_limit": 64,
+                    "train.threads": 1, "train.device": "cpu"})
+    entry = train_teacher(config)
+    return config, entry
+
+
+def test_a_stored_teacher_records_its_checkpoint_and_a_changed_file_is_one_line(tmp_path):
+    config, entry = tiny_store_entry(tmp_path)
+    assert entry["checkpoint_size"] == os.path.getsize(entry["checkpoint"]) and len(entry["checkpoint_sha256"]) == 64
+    assert resolve_teacher_checkpoint(config) == entry["checkpoint"]
+    with open(entry["checkpoint"], "r+b") as fh:   # cut short, as a killed copy leaves it
+        fh.truncate(os.path.getsize(entry["checkpoint"]) // 2)
+    with pytest.raises(ConfigError) as err:
+        resolve_teacher_checkpoint(config)
+    text = str(err.value)
+    assert err.value.field == "teacher.checkpoint" and "changed since" in text and "delete" in text
+    assert teacher_dir(config) in text and "\n" not in text
+
+
+def test_a_corrupt_teacher_is_refused_on_resume_before_ray(tmp_path):
+    """--resume validates the stored teachers (and the data) again, as a fresh run does."""
+    config, entry = tiny_store_entry(tmp_path)
+    storage = tmp_path / "exp"
+    folder = storage / "kd_temperature-smoke-20260101-000000"
+    folder.mkdir(parents=True)
+    meta = {"kind": "sweep", "sweep": "kd_temperature", "preset": "smoke", "trials": 1, "seeds": None,
+            "metric": "val_acc.student", "mode": "max", "overrides": [], "fixed": ["method.temperature",
+                                                                                   "method.alpha"],
+            "base": config}
+    with open(folder / "experiment.yaml", "w") as fh:
+        yaml.safe_dump(meta, fh)
+    with open(entry["checkpoint"], "r+b") as fh:
+        fh.truncate(100)
+    result = cli_in_process("platform.sweep", "kd_temperature", "--preset", "smoke", "--resume",
+                            "--storage", str(storage))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "teacher.checkpoint" in lines[0] and "changed since" in lines[0]
+
+
+def test_a_second_driver_waits_for_the_claimed_teacher_and_reuses_it(tmp_path, capsys):
+    """Deterministic: this process holds the claim (as a first driver would); a second driver's
+    ensure_teachers waits, reports it, and reuses the teacher once it is finished."""
+    import threading
+
+    from platform import teacher_claim
+    from platform.teacher_store import ensure_teachers
+
+    config = raw(**{"teacher.store": str(tmp_path / "store"), "teacher.epochs": 1, "data.train_limit": 64,
+                    "train.threads": 1, "train.device": "cpu"})
+    folder = teacher_dir(config)
+    assert teacher_claim.try_claim(folder) and not teacher_claim.try_claim(folder)
+    finisher = threading.Timer(1.0, lambda: (train_teacher(config), teacher_claim.release(folder)))
+    finisher.start()
+    ensure_teachers([config], cpus=1, gpus=0)   # the second driver
+    finisher.join()
+    out = capsys.readouterr().out
+    assert "waiting for teacher resnet14" in out and "trained by another driver" in out
+    assert "as a Ray task" not in out
+
+
+def test_a_stale_claim_is_taken_over(tmp_path, monkeypatch):
+    from platform import teacher_claim
+
+    folder = str(tmp_path / "entry")
+    assert teacher_claim.try_claim(folder)
+    owner = teacher_claim.read_claim(folder)
+    assert not teacher_claim.is_stale(owner)
+    assert teacher_claim.is_stale(owner, now=owner["refreshed"] + teacher_claim.STALE_SECONDS + 1)
+    with open(teacher_claim.claim_path(folder), "w") as fh:   # a dead owner on this host
+        json.dump({"host": __import__("socket").gethostname(), "pid": 2 ** 22 + 7, "started": 0}, fh)
+    assert teacher_claim.is_stale(teacher_claim.read_claim(folder)) and teacher_claim.take_over(folder)
+
+
 @pytest.mark.slow
-def test_second_sweep_reuses_the_teacher(tmp_path):
-    storage = str(tmp_path / "exp")
-    args = ("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--storage", storage,
-            "--set", "train.epochs=1", "--set", "data.train_limit=200")
-    first = cli(*args, "--set", "teacher.epochs=2")
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    assert "training teacher resnet14 on digits for 2 epochs as a Ray task -> " in first.stdout
-    assert "reusing teacher" not in first.stdout
-    (entry,) = glob.glob(os.path.join(storage, "teachers", "*", FINISHED_FILE))
-    written = os.path.getmtime(entry)
-    with open(entry) as fh:
-        assert yaml.safe_load(fh)["epochs"] == 2
-    second = cli(*args, "--set", "teacher.epochs=2")
-    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    assert "reusing teacher resnet14" in second.stdout and "as a Ray task" not in second.stdout
-    assert glob.glob(os.path.join(storage, "teachers", "*", FINISHED_FILE)) == [entry]
-    assert os.path.getmtime(entry) == written
+def test_two_drivers_on_one_store_train_the_teacher_once(tmp_path):
+    """The second driver starts once the first has claimed the teacher: it waits and reuses it."""
+    import time
+
+    from sweep_runner import popen
+
+    store = str(tmp_path / "teachers")
+    args = ("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--teacher-store", store,
+            "--set", "train.epochs=1", "--set", "data.train_limit=200", "--set", "teacher.epochs=2")
+    first = popen(*args, "--storage", str(tmp_path / "a"))
+    deadline = time.time() + 300
+    while not glob.glob(os.path.join(store, "*", "claim.json")):
+        assert first.poll() is None and time.time() < deadline, first.stdout.read()[-2000:]
+        time.sleep(0.2)
+    second = cli(*args, "--storage", str(tmp_path / "b"))
+    first_out = first.communicate(timeout=600)[0]
+    assert first.returncode == 0 and second.returncode == 0, first_out[-2000:] + second.stdout[-2000:]
+    outs = first_out + second.stdout
+    assert outs.count("as a Ray task") == 1 and "waiting for teacher resnet14" in second.stdout
+    assert "trained by another driver" in second.stdout
+    (entry,) = glob.glob(os.path.join(store, "*", FINISHED_FILE))
+    assert not glob.glob(os.path.join(store, "*", "claim.json"))   # released

@@ -6,7 +6,7 @@ import os
 
 from distill.atomic_write import write_yaml
 from distill.checkpoint import CHECKPOINT_FILE
-from distill.teachers import FINISHED_FILE, teacher_dir, teacher_key, teacher_training_config
+from distill.teachers import FINISHED_FILE, file_digest, teacher_dir, teacher_key, teacher_training_config
 
 
 def train_teacher(config: dict, threads: int = 1) -> dict:
@@ -31,6 +31,7 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
     entry = {"key": teacher_key(config), "arch": config["teacher"]["arch"], "data": config["data"]["name"],
              "epochs": config["teacher"]["epochs"], "seed": config["teacher"].get("seed", 0),
              f"val_{kind}": last.get(f"val_{kind}.{name}"), f"test_{kind}": last.get(f"test_{kind}.{name}"),
-             "checkpoint": checkpoint}
+             "checkpoint": checkpoint, "checkpoint_size": os.path.getsize(checkpoint),
+             "checkpoint_sha256": file_digest(checkpoint)}
     write_yaml(os.path.join(folder, FINISHED_FILE), entry)
     return entry

@@ -38,6 +38,8 @@ PATTERN = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.jpg$")
 NAMING = ("PPPP_cCsS_FFFFFF_BB.jpg (4-digit person id or -1 for junk, camera digit, sequence digit, "
           "6-digit frame, 2-digit box)")
 EXPECTED = "the Market-1501 layout: bounding_box_train/, query/, bounding_box_test/ of " + NAMING
+CAMERAS = (1, 6)   # Market-1501 was filmed by six cameras
+_WARNED: set = set()   # folders whose lone query identities were reported (once per process)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -104,7 +106,28 @@ def listing(root, layout: Layout) -> Listing:
     if len(ids) != layout.num_classes:
         raise ConfigError("data.root", f"{os.path.join(folder, SUBFOLDERS[0])} holds {len(ids)} person ids; "
                                        f"{layout.name} has {layout.num_classes} (its num_classes)")
+    check_semantics(folder, train, query, gallery)
     return Listing(folder, train, query, gallery, ids)
+
+
+def check_semantics(folder: str, train: List[Entry], query: List[Entry], gallery: List[Entry]) -> None:
+    """Market-1501's rules beyond names: cameras 1-6, a test split with queries and a gallery; a
+    query identity the gallery lacks is only warned about (its queries are skipped when scoring)."""
+    for sub, entries in zip(SUBFOLDERS, (train, query, gallery)):
+        if sub != SUBFOLDERS[0] and not entries:
+            raise ConfigError("data.root", f"{os.path.join(folder, sub)} holds no images; the test split needs "
+                                           "queries and a gallery")
+        bad = next((e for e in entries if not CAMERAS[0] <= e.camera <= CAMERAS[1]), None)
+        if bad is not None:
+            raise ConfigError("data.root", f"{bad.path}: camera {bad.camera} is outside Market-1501's cameras "
+                                           f"{CAMERAS[0]}-{CAMERAS[1]}")
+    in_gallery = {e.person for e in gallery}
+    alone = sorted({e.person for e in query if e.person > 0 and e.person not in in_gallery})
+    if alone and folder not in _WARNED:
+        _WARNED.add(folder)
+        print(f"warning: {len(alone)} query identit{'y' if len(alone) == 1 else 'ies'} of "
+              f"{os.path.join(folder, SUBFOLDERS[1])} (e.g. {alone[0]:04d}) have no image in "
+              f"{SUBFOLDERS[2]}/; their queries are skipped when scoring", flush=True)
 
 
 def load(root, layout: Layout):

@@ -116,3 +116,20 @@ def check_data(data_cfg) -> None:
     for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
         if name and name in DATA_CHECKS:
             DATA_CHECKS.get(name)(data_cfg.root)
+
+
+_READ: set = set()   # (name, root) pairs this process has read whole
+
+
+def check_contents(data_cfg) -> None:
+    """Read the data set (and its transfer set) once with its own loader, in the process that
+    calls this (the sweep driver, before any Ray work): a truncated or mislabelled file, an
+    unreadable image or a bad annotation is then one ``ConfigError`` line here, not a remote
+    traceback in every trial; image folders are decoded into their uint8 cache now, so trials
+    only read it. Each (data set, root) is read once per process."""
+    check_data(data_cfg)
+    for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
+        key = (name, data_cfg.root)
+        if name and key not in _READ:
+            DATASETS.get(name, "data.name")(data_cfg.root)
+            _READ.add(key)
