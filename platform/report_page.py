@@ -104,24 +104,23 @@ def _best(experiment_dir: str, meta: dict, out_dir: str) -> List[Dict[str, str]]
         written, meta_ = export_top(experiment_dir, 3, folder)
         return [{"what": f"trial {row['trial_id']}", "value": f"{meta_['metric']} = {row[meta_['metric']]:.4g}",
                  "command": f"python -m distill.train --config {path}"} for path, row in written]
-    except ConfigError:
+    except (ConfigError, KeyError):   # an experiment folder from before its selection metric was recorded
         return []
 
 
 def _trials(rows: List[dict], meta: dict):
     from platform.metric_kinds import on_test_split
 
-    metric = meta["metric"]
-    test = on_test_split(metric)
+    metric = meta.get("metric")
+    shown = [metric, on_test_split(metric)] if metric else []
     labels = sorted({k for r in rows for k in r if k.startswith("param.")})
-    header = ["trial", "status", "seed"] + [k[len("param."):] for k in labels] + [metric, test, "epochs",
-                                                                                  "wall s", "error"]
+    header = ["trial", "status", "seed"] + [k[len("param."):] for k in labels] + shown + ["epochs", "wall s", "error"]
     out = []
     for r in rows:
         value = lambda k: "" if r.get(k) is None else (f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]))  # noqa: E731
         out.append({"status": r.get("status", ""),
                     "cells": [r.get("trial_id", ""), r.get("status", ""), value("seed")] + [value(k) for k in labels]
-                    + [value(metric), value(test), value("epochs"), value("wall_seconds"), r.get("error") or ""]})
+                    + [value(k) for k in shown] + [value("epochs"), value("wall_seconds"), r.get("error") or ""]})
     return header, out
 
 
@@ -140,8 +139,8 @@ def write_page(experiment_dir: str, out_dir: str, meta: dict, rows: List[dict]) 
              ("overrides", " ".join(meta.get("overrides") or []) or "none"),
              ("commit", meta.get("commit", "not recorded")), ("machine", meta.get("machine", "not recorded")),
              ("created", meta.get("created", "")), ("wall time", _wall_time(meta, rows)),
-             ("selection metric", f"{meta['metric']} ({meta['mode']}, validation split; the test split is reported, "
-                                  "never selected on)"),
+             ("selection metric", f"{meta.get('metric')} ({meta.get('mode')}, validation split; the test split is "
+                                  "reported, never selected on)"),
              ("report written", time.strftime("%Y-%m-%d %H:%M:%S"))]
     header, trials = _trials(rows, meta)
     commands = [f"tensorboard --logdir {os.path.join(experiment_dir, TUNE_NAME)}"]
