@@ -49,6 +49,8 @@ class NetworkConfig:
     # weight of the auxiliary heads' cross-entropy (``distill/methods/auxiliary.py``); None: 0.4 for
     # a network with auxiliary heads (DML's InceptionV1), ignored for one without
     aux_weight: Optional[float] = field(None, ge=0.0)
+    # a quantized student (distill/models/quantize.py): ttq (2-bit ternary), binaryconnect (1-bit); None: full precision
+    quantize: Optional[str] = field(None, choices=("ttq", "binaryconnect"))
 
 
 @dataclass

@@ -13,6 +13,7 @@ import torch
 
 from distill.atomic_write import atomic_write, write_yaml
 from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint, save_checkpoint
+from distill.models.quantize import quantize_model, quantized_state_dict, weight_bits
 from distill.config import ExperimentConfig, config_to_dict
 from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
@@ -62,6 +63,8 @@ class Trainer:
             if net_cfg.checkpoint:
                 net.load_state_dict(load_checked_weights(net_cfg.checkpoint, net_cfg.name, net_cfg.arch, num_classes,
                                                          in_channels, f"networks[{i}].checkpoint"))
+            # quantized after its starting weights are in: they become the full-precision shadow weights
+            quantize_model(net, net_cfg.quantize)
             self.networks[net_cfg.name] = net.to(self.device, memory_format=self.memory_format)
         self.teacher = self._build_teacher()
 
@@ -211,6 +214,7 @@ class Trainer:
             metrics[best] = value if earlier is None else better(value, earlier)
         for name, net in self.networks.items():
             metrics[f"params.{name}"] = count_parameters(net) / 1e6   # millions: a second objective
+            metrics[f"bits.{name}"] = weight_bits(getattr(net, "quantize", None))   # of the quantized layers
         primary = self.task.primary   # acc (classification), map (retrieval)
         values = [metrics[f"val_{primary}.{name}"] for name in self.networks]
         metrics[f"val_{primary}.mean"] = sum(values) / len(values)
@@ -228,6 +232,9 @@ class Trainer:
         return {
             "epoch": self.epoch,
             "networks": {n: net.state_dict() for n, net in self.networks.items()},
+            # what a quantized network computes with, under plain names (the exported weights)
+            "quantized_networks": {n: quantized_state_dict(net) for n, net in self.networks.items()
+                                   if getattr(net, "quantize", None)},
             "optimizers": {n: opt.state_dict() for n, opt in self.optimizers.items()},
             "schedules": {n: s.state_dict() for n, s in self.schedules.items()},
             "method": self.method.method_state(),

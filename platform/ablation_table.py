@@ -68,6 +68,7 @@ class AblationTable:
     row_values_paper: Dict[str, float] = field(default_factory=dict)   # the paper's own column (``paper.params_m``)
     # row -> (arch run, alternative arch, the alternative's parameters in M) (``table.size_alternatives``)
     row_values_alternative: Dict[str, Tuple[str, str, float]] = field(default_factory=dict)
+    row_values_bits: Dict[str, int] = field(default_factory=dict)   # row -> bits per weight of a quantized model
     gains: List[Gain] = field(default_factory=list)
     # whether the run's data set and networks are the paper's: only then does a paper number share a cell
     comparable: bool = True
@@ -292,6 +293,7 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                                         for i in range(len(metrics))]
     row_values: Dict[str, float] = {}
     row_values_alternative: Dict[str, Tuple[str, str, float]] = {}
+    row_values_bits: Dict[str, int] = {}
     value_metric = getattr(table_spec, "row_value", None)
     alternatives = getattr(table_spec, "size_alternatives", None) or {}
     if value_metric:
@@ -299,6 +301,9 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
             row_value, value = _param(record, row_key), _number(record.get(value_metric))
             if row_value is not None and value is not None and label(row_value) not in row_values:
                 row_values[label(row_value)] = value
+                bits = _number(record.get("bits." + value_metric.split(".", 1)[-1]))
+                if bits is not None and bits < 32:
+                    row_values_bits[label(row_value)] = int(bits)
                 alternative = size_alternative(record, value_metric, alternatives)
                 if alternative is not None:
                     row_values_alternative[label(row_value)] = alternative
@@ -312,7 +317,7 @@ def build_table(rows: Sequence[Dict[str, Any]], table_spec, metric: str, paper: 
                          row_values=row_values, row_values_label=value_metric or "",
                          row_values_paper={label(r): float(v) for r, v in (paper.get("params_m") or {}).items()},
                          row_values_alternative=row_values_alternative, gains=gains, comparisons=len(tested),
-                         untested=untested, comparable=comparable)
+                         untested=untested, comparable=comparable, row_values_bits=row_values_bits)
 
 
 def size_alternative(record: Dict[str, Any], value_metric: str, alternatives: Dict[str, str]

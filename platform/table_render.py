@@ -106,6 +106,8 @@ def _row_value(table: AblationTable, row: str, digits: int) -> List[str]:
     ours = DASH if value is None else f"{value:.{digits}f}"
     if alternative is not None:
         ours += f" / {alternative[2]:.{digits}f}"
+    if row in table.row_values_bits and value is not None:
+        ours += f" × {table.row_values_bits[row]} bit"
     paper_text = DASH if paper is None else f"{paper:.{digits}f}"
     if not table.comparable:
         return [ours] + ([paper_text] if table.row_values_paper else [])
