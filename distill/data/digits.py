@@ -26,7 +26,7 @@ def load_digits(root=None):
     return as_set(train_idx), as_set(test_idx), {"num_classes": 10, "crop_padding": 1, "flip": False}
 
 
-DATA_INFO.register("digits")(DataInfo(num_classes=10, in_channels=1, image_size=(8, 8)))
+DATA_INFO.register("digits")(DataInfo(num_classes=10, in_channels=1, image_size=(8, 8), flip=False))
 
 
 @DATASETS.register("digits32")
@@ -37,4 +37,4 @@ def load_digits32(root=None):
     return train, test, {**meta, "crop_padding": 2}
 
 
-DATA_INFO.register("digits32")(DataInfo(num_classes=10, in_channels=1, image_size=(32, 32)))
+DATA_INFO.register("digits32")(DataInfo(num_classes=10, in_channels=1, image_size=(32, 32), flip=False))

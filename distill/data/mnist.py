@@ -16,4 +16,4 @@ META = {"num_classes": 10, "crop_padding": 0, "flip": False, "mean": (0.1307,), 
 for _name, _size in (("mnist", SIDE), ("mnist32", 32)):
     DATASETS.register(_name)(resized_loader(lambda: LAYOUT, _size, META))
     DATA_CHECKS.register(_name)(lambda root: find_files(root, LAYOUT))
-    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size)))
+    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size), flip=False))

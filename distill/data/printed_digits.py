@@ -50,4 +50,4 @@ def _loader(side: int):
 
 for _name, _side in (("printed_digits", 8), ("printed_digits32", 32)):
     DATASETS.register(_name)(_loader(_side))
-    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_side, _side)))
+    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_side, _side), flip=False))

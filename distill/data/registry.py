@@ -24,6 +24,7 @@ class DataInfo:
     task: str = "classification"     # "retrieval": val/test labels are person ids, extras hold camera/query
     class_names: Optional[Tuple[str, ...]] = None   # for reports; None where the classes are numbered
     test_class_names: Optional[Tuple[str, ...]] = None   # a retrieval set's unseen test classes, for reports
+    flip: bool = True   # whether a horizontal flip is a symmetry of the data (not of digits)
 
 
 @dataclass

@@ -89,4 +89,4 @@ def _loader(size: int):
 for _name, _size in (("usps", SIDE), ("usps28", 28), ("usps32", 32)):
     DATASETS.register(_name)(_loader(_size))
     DATA_CHECKS.register(_name)(find_files)
-    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size)))
+    DATA_INFO.register(_name)(DataInfo(num_classes=10, in_channels=1, image_size=(_size, _size), flip=False))
