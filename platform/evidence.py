@@ -56,7 +56,7 @@ def tune_sweep(family, size: str) -> dict:
     merged = merged_sweep(family.sweep)
     draws = SIZES[size].draws
     if draws:
-        merged["presets"][TUNE_PRESET]["row_search"]["draws"] = draws
+        merged["presets"][family.tune_preset]["row_search"]["draws"] = draws
     return merged
 
 
@@ -68,14 +68,14 @@ def validate(args, families) -> None:
 
     for family in families:
         spec = from_dict(SweepSpec, tune_sweep(family, args.size))
-        for preset, seeds in ((TUNE_PRESET, None), (TABLE_PRESET, [0])):
+        for preset, seeds in ((family.tune_preset, None), (family.table_preset, [0])):
             if preset not in spec.presets:
                 raise ConfigError("FAMILY", f"sweep {family.sweep} has no {preset} preset (family {family.name})")
-        search = spec.preset(TUNE_PRESET).row_search
+        search = spec.preset(family.tune_preset).row_search
         if search is None or search.recipe_row is None:
-            raise ConfigError(f"presets.{TUNE_PRESET}.row_search.recipe_row",
+            raise ConfigError(f"presets.{family.tune_preset}.row_search.recipe_row",
                               f"sweep {family.sweep} must name the row that tunes the recipe (its baseline)")
-        for preset, seeds in ((TUNE_PRESET, None), (TABLE_PRESET, [0])):
+        for preset, seeds in ((family.tune_preset, None), (family.table_preset, [0])):
             validated_base(step_args(args, args.storage, family.sweep, preset, "", False), spec, seeds)
 
 
@@ -137,15 +137,15 @@ def select_rows(tune_dir: str) -> Dict[str, dict]:
     return {"axis": search.axis, "rows": chosen}
 
 
-def restricted(merged: dict, axis: str, rows, set_values=None, common=True) -> dict:
+def restricted(merged: dict, axis: str, rows, set_values=None, common=True, tune_preset: str = TUNE_PRESET) -> dict:
     """The tuning sweep with only ``rows`` on ``axis``, ``set_values`` added to the preset's ``set``
     and, with ``common=False``, the shared space dropped (rows search their own spaces only)."""
     from distill.typed_dict import from_dict
     from search_spaces.sweep_spec import SweepSpec
 
     out = copy.deepcopy(merged)
-    axes = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(TUNE_PRESET)
-    preset = out["presets"][TUNE_PRESET]
+    axes = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(tune_preset)
+    preset = out["presets"][tune_preset]
     preset["variants"] = {name: ({r: v for r, v in rows_.items() if str(r) in rows} if name == axis else rows_)
                           for name, rows_ in axes.items()}
     preset.pop("variant_overrides", None)   # already merged into the rows above
@@ -160,7 +160,7 @@ def restricted(merged: dict, axis: str, rows, set_values=None, common=True) -> d
     return out
 
 
-def table_sweep(tuned: dict, selected: dict) -> dict:
+def table_sweep(tuned: dict, selected: dict, table_preset: str = TABLE_PRESET) -> dict:
     """The sweep the table runs: the ``evidence`` preset with the recipe row's selected values for
     every row (``set``) and each row's own selected values; a row that inherits another's selection
     keeps the keys it sets itself (an ablation's zero weights)."""
@@ -168,8 +168,8 @@ def table_sweep(tuned: dict, selected: dict) -> dict:
     from search_spaces.sweep_spec import SweepSpec
 
     merged = copy.deepcopy(tuned)
-    own = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(TABLE_PRESET)[selected["axis"]]
-    preset = merged["presets"][TABLE_PRESET]
+    own = from_dict(SweepSpec, copy.deepcopy(merged)).variants_for(table_preset)[selected["axis"]]
+    preset = merged["presets"][table_preset]
     preset["set"] = {**(preset.get("set") or {}), **selected.get("recipe", {}).get("values", {})}
     overrides = preset.setdefault("variant_overrides", {}).setdefault(selected["axis"], {})
     for label, pick in selected["rows"].items():
@@ -207,20 +207,21 @@ def tune(args, family, family_dir: str):
 
     merged = tune_sweep(family, args.size)
     spec = from_dict(SweepSpec, copy.deepcopy(merged))
-    search = spec.preset(TUNE_PRESET).row_search
-    rows = [str(r) for r in spec.variants_for(TUNE_PRESET)[search.axis]]
+    preset = family.tune_preset
+    search = spec.preset(preset).row_search
+    rows = [str(r) for r in spec.variants_for(preset)[search.axis]]
     recipe_row = str(search.recipe_row)
-    print(f"== {family.name}: tuning the recipe on {recipe_row} ({family.sweep}, preset {TUNE_PRESET})", flush=True)
-    first = timed_step(args, family_dir, restricted(merged, search.axis, [recipe_row]), TUNE_RECIPE_SWEEP,
-                       TUNE_PRESET, TUNE_RECIPE_NAME)
+    print(f"== {family.name}: tuning the recipe on {recipe_row} ({family.sweep}, preset {preset})", flush=True)
+    first = timed_step(args, family_dir, restricted(merged, search.axis, [recipe_row], tune_preset=preset),
+                       TUNE_RECIPE_SWEEP, preset, TUNE_RECIPE_NAME)
     recipe = select_rows(first)["rows"][recipe_row]
     searched = [r for r in rows if r != recipe_row and r not in search.inherit and search.rows.get(r)]
     chosen: Dict[str, dict] = {recipe_row: dict(recipe, values={})}
     folders = [first]
     if searched:
         print(f"== {family.name}: tuning {len(searched)} rows at the recipe", flush=True)
-        second = timed_step(args, family_dir, restricted(merged, search.axis, searched, recipe["values"], common=False),
-                            TUNE_SWEEP, TUNE_PRESET, TUNE_NAME)
+        second = timed_step(args, family_dir, restricted(merged, search.axis, searched, recipe["values"], common=False,
+                                                         tune_preset=preset), TUNE_SWEEP, preset, TUNE_NAME)
         chosen.update(select_rows(second)["rows"])
         folders.append(second)
     for row in rows:
@@ -242,9 +243,9 @@ def run_family(args, family) -> str:
     merged, selected, tune_dirs = tune(args, family, family_dir)
     write_yaml(os.path.join(family_dir, SELECTED), selected)
     seeds = list(range(SIZES[args.size].seeds))
-    print(f"== {family.name}: table ({len(seeds)} seeds, preset {TABLE_PRESET})", flush=True)
-    table_dir = timed_step(args, family_dir, table_sweep(merged, selected), TABLE_SWEEP, TABLE_PRESET, TABLE_NAME,
-                           seeds)
+    print(f"== {family.name}: table ({len(seeds)} seeds, preset {family.table_preset})", flush=True)
+    table_dir = timed_step(args, family_dir, table_sweep(merged, selected, family.table_preset), TABLE_SWEEP,
+                           family.table_preset, TABLE_NAME, seeds)
     timing = json.load(open(os.path.join(family_dir, TIMING)))
     path = family_report(family, family_dir, tune_dirs, table_dir, selected, timing, args.size)
     print(f"wrote {path}", flush=True)

@@ -4,21 +4,28 @@ from dataclasses import dataclass, field
 from typing import Dict, List
 
 
+TUNE_PRESET, TABLE_PRESET = "evidence_tune", "evidence"
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
     sweep: str
     title: str
+    tune_preset: str = TUNE_PRESET
+    table_preset: str = TABLE_PRESET
 
 
 FAMILIES: Dict[str, Family] = {f.name: f for f in (
     Family("logit", "tadml_pairs", "Logit and online distillation"),
     Family("offline", "compression", "Offline teacher: features, attention, adversarial"),
+    # FSP's Gram matrices of unnormalised maps explode on LeNet (no BatchNorm): a residual pair for it
+    Family("offline_residual", "compression", "Offline teacher on residual stages: FSP",
+           "evidence_residual_tune", "evidence_residual"),
     Family("self_distill", "self_distill", "Self-distillation"),
     Family("data_free", "dafl", "Data-free distillation"),
     Family("metric", "darkrank", "Metric learning: rankings and similarities"),
 )}
-TUNE_PRESET, TABLE_PRESET = "evidence_tune", "evidence"
 
 
 @dataclass(frozen=True)

@@ -233,8 +233,10 @@ def family_report(family, family_dir: str, tune_dirs: List[str], table_dir: str,
     heads = head_markdown(rows, _AxisTable(axis), metric.split(".")[1]) if table else ""
     if heads:
         lines += ["", heads.rstrip()]
-    if spec.claims:
-        lines += ["", "**What the papers claim, and what these numbers say**", ""] + claims_lines(spec.claims, values)
+    claims = spec.preset(meta["preset"]).claims
+    claims = spec.claims if claims is None else claims
+    if claims:
+        lines += ["", "**What the papers claim, and what these numbers say**", ""] + claims_lines(claims, values)
     text = "\n".join(lines) + "\n"
     path = os.path.join(family_dir, REPORT_FILE)
     atomic_write(path, lambda fh: fh.write(text))

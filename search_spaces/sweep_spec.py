@@ -104,6 +104,25 @@ class ResourceSpec:
 
 
 @dataclass
+class ClaimSpec:
+    """A paper's claim, checked against an evidence table (``platform/evidence_stats.py``):
+    ``row`` beats ``than`` (by at least ``by`` points), or, with ``kind: within``, the two
+    are within ``margin`` points of each other. ``paper`` states the paper's direction and
+    size with its source; the verdict is computed from the measured numbers."""
+    text: str
+    row: str
+    than: str
+    kind: str = field("beats", choices=("beats", "within"))
+    by: float = field(0.0, ge=0.0)
+    margin: Optional[float] = field(None, gt=0.0)
+    paper: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.kind == "within" and self.margin is None:
+            raise ConfigError(f"{path}.margin", "a 'within' claim needs a margin (points)")
+
+
+@dataclass
 class RowSearchSpec:
     """An equal-budget random search per table row (the evidence presets' tuning): for every
     row of ``axis``, ``draws`` configurations drawn at random from ``common`` plus that row's
@@ -138,6 +157,7 @@ class PresetSpec:
     # whether a run of this preset is the paper's setting (its data set and networks), so the paper's
     # numbers may share our cells; None: only the preset named "paper" is
     comparable: Optional[bool] = None
+    claims: Optional[List[ClaimSpec]] = None   # replaces the sweep's claims for this preset's table
 
 
 @dataclass
@@ -178,25 +198,6 @@ class TableSpec:
     only_columns: Optional[List[str]] = None
     reference_rows: Dict[str, ReferenceRowSpec] = dc_field(default_factory=dict)
     title: Optional[str] = None                # a second table's own heading
-
-
-@dataclass
-class ClaimSpec:
-    """A paper's claim, checked against an evidence table (``platform/evidence_stats.py``):
-    ``row`` beats ``than`` (by at least ``by`` points), or, with ``kind: within``, the two
-    are within ``margin`` points of each other. ``paper`` states the paper's direction and
-    size with its source; the verdict is computed from the measured numbers."""
-    text: str
-    row: str
-    than: str
-    kind: str = field("beats", choices=("beats", "within"))
-    by: float = field(0.0, ge=0.0)
-    margin: Optional[float] = field(None, gt=0.0)
-    paper: str = ""
-
-    def validate(self, path: str) -> None:
-        if self.kind == "within" and self.margin is None:
-            raise ConfigError(f"{path}.margin", "a 'within' claim needs a margin (points)")
 
 
 @dataclass
