@@ -14,11 +14,14 @@ def test_dafl_grid_runs_the_ablation_rows_on_mnist_lenet_only():
     spec = load_sweep("dafl")
     paper = grid_variants(spec.space_for("paper"), spec.variants_for("paper"))
     cells = {(v["search.row"], v["search.setting"]) for v in paper}
-    assert len(paper) == len(cells) == 5 * 4 + 4       # 5 trained rows x 4 columns, 4 ablation rows on one column
+    assert len(paper) == len(cells) == 6 * 4 + 4       # 6 trained rows x 4 columns, 4 ablation rows on one column
     for row in ("L_oh", "L_a", "L_oh+L_ie", "L_a+L_ie"):
         assert {c for r, c in cells if r == row} == {"MNIST LeNet-5"}
     smoke = grid_variants(spec.space_for("smoke"), spec.variants_for("smoke"))
-    assert len(smoke) == 9 and {v["search.setting"] for v in smoke} == {"digits"}
+    assert len(smoke) == 10 and {v["search.setting"] for v in smoke} == {"digits"}
+    same = {v["search.setting"]: v["networks.0.arch"] for v in paper if v["search.row"] == "DAFL, teacher's architecture"}
+    assert same == {"MNIST LeNet-5": "lenet5", "MNIST HintonNet": "hintonnet_teacher", "CIFAR-10": "resnet34",
+                    "CIFAR-100": "resnet34"}   # seed 003's extension: the teacher's own architecture
     assert all("when" not in v for v in paper + smoke)
 
 
@@ -95,7 +98,8 @@ def test_dafl_tables_keep_their_rows_columns_and_the_teacher():
     rows += [record("DAFL", "digits", s, 80.0 + s, teacher=98.5) for s in (0, 1)]
     rows += [record("L_oh", "digits", s, 60.0 + s) for s in (0, 1)]
     main = build_table(rows, spec.table, "test_acc.net0", spec.paper)
-    assert main.row_labels == ["Teacher", "Standard", "KD", "Normal noise", "Alternative data", "DAFL"]
+    assert main.row_labels == ["Teacher", "Standard", "KD", "Normal noise", "Alternative data", "DAFL",
+                               "DAFL, teacher's architecture"]
     assert main.cell("Teacher", "digits").mean == 98.5 and main.cell("Teacher", "digits").n == 2
     assert main.cell("Teacher", "MNIST LeNet-5").paper == 98.91
     assert main.cell("DAFL", "digits").mean == 80.5
