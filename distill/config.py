@@ -36,6 +36,9 @@ class DataConfig:
     # a transfer set: another data set whose training images (never its labels) make the training
     # batches, e.g. USPS for an MNIST teacher (DAFL's "alternative data"); val and test stay this data set's
     transfer: Optional[str] = None
+    # the attribute a multi-label set (CelebA) is classified by, as a binary task; None: the most
+    # balanced attribute over the attribute file, the reference's reading (on the real file "Attractive")
+    attribute: Optional[str] = None
 
 
 @dataclass

@@ -44,6 +44,8 @@ def teacher_key(config) -> str:
     # a stratified training subset changes the data; keys without one stay as they were
     if data.get("train_subset") is not None or data.get("val_subset") is not None:
         fields.update({k: data.get(k) for k in SUBSET_FIELDS})
+    if data.get("attribute") is not None:   # another attribute is another task; unset keys stay as they were
+        fields["attribute"] = data["attribute"]
     what = {"arch": teacher["arch"], "seed": teacher.get("seed", 0), "epochs": teacher.get("epochs"),
             "data": fields, "optim": teacher.get("optim") or raw.get("optim", {}),
             "train": {k: train.get(k) for k in TRAIN_FIELDS}}

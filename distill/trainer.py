@@ -92,7 +92,9 @@ class Trainer:
                                 epochs=config.train.epochs,
                                 steps_per_epoch=len(self.train_batches), device=self.device,
                                 batch_size=self.train_batches.batch_size, seed=config.seed,
-                                memory_format=self.memory_format)
+                                memory_format=self.memory_format, input_mean=tuple(self.splits.mean),
+                                input_std=tuple(self.splits.std),
+                                teacher_checkpoint=teacher_checkpoint(config) if config.teacher else None)
         self.method = method_cls(config.method.params, context).to(self.device)
         self.optimizers = {n: build_optimizer(list(net.parameters()) + self.method.parameters_trained_with(n), config.optim)
                            for n, net in self.networks.items()}

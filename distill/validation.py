@@ -177,11 +177,13 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     ``metrics``: the names a sweep selects on; each must be one the run reports."""
     from distill.data import DATA_INFO, DATASETS, check_data
     from distill.data.class_balanced import check_classes_per_batch
+    from distill.data.registry import check_attribute
     from distill.data.transfer import check_transfer
     from distill.methods import METHODS
 
     DATASETS.get(config.data.name, "data.name")
     info = DATA_INFO.get(config.data.name, "data.name")
+    check_attribute(config.data)   # static: also when files are not checked
     if check_files:
         check_data(config.data)
     if config.data.classes_per_batch:
@@ -226,6 +228,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
             if path:
                 load_checked_weights(path, config.teacher.name, config.teacher.arch, info.num_classes,
                                      info.in_channels, "teacher.checkpoint")
+                method_cls.check_teacher_files(config, path)
             elif method_cls.needs.teacher and not pending_teacher_ok:
                 raise ConfigError("teacher.checkpoint", f"method {config.method.name} needs a trained teacher: "
                                                         "give teacher.checkpoint or teacher.epochs")

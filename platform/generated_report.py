@@ -6,6 +6,9 @@ the report gets
 - ``generated_grid_<label>.png``: up to 8 images per teacher class, one row per class,
   the class's count in its label;
 - ``generated_histogram_<label>.png``: the batch's class histogram, the uniform level marked;
+- ``generated_means_<label>.png`` and ``first_conv_<label>.png``: seed 003's figures (the mean
+  generated image per class beside the mean real test image, the first convolution's filters of
+  teacher and student), drawn by ``dafl_figures.py``;
 - ``generated.md``: per trial, the histogram's L1 distance to uniform and the teacher's
   mean confidence.
 
@@ -103,14 +106,57 @@ def trial_checkpoint(experiment_dir: str, record: Dict[str, Any]) -> Tuple[Optio
     return None, None, f"no resolved config for {trial_dir} (config_json or {RESOLVED_CONFIG_FILE})"
 
 
-def _stats_or_none(config):
-    from distill.generated_samples import normalisation_stats
+def _splits_or_none(config):
+    """The run's splits (its normalisation and its real test images), None where the data set
+    is not on this machine: the batch is then shown in its own range, with no real means."""
+    from distill.data import load_splits
 
     try:
-        return normalisation_stats(config)
-    except (ConfigError, OSError) as err:   # data set not on this machine: show the batch's own range
-        print(f"generated images: no normalisation statistics ({err}); showing each batch's own range")
+        return load_splits(config.data)
+    except (ConfigError, OSError) as err:
+        print(f"generated images: no data set to compare with ({err}); showing each batch's own range")
         return None
+
+
+def _first_conv_weights(config, checkpoint: str) -> List[Tuple[str, Any]]:
+    """(name, first-conv weight) of the frozen teacher and of each trained network."""
+    from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint
+    from distill.data import DATA_INFO
+    from distill.generated_samples import frozen_teacher
+    from distill.models import build_model
+
+    from platform.dafl_figures import first_conv_weight
+
+    info = DATA_INFO.get(config.data.name, "data.name")
+    state = read_checkpoint(checkpoint if not os.path.isdir(checkpoint)
+                            else os.path.join(checkpoint, CHECKPOINT_FILE), "checkpoint")
+    models = [(f"teacher {config.teacher.arch}", frozen_teacher(config))]
+    for net in config.networks:
+        model = build_model(net.arch, info.num_classes, info.in_channels)
+        # the full-precision weights a quantized student keeps are its first layer's shadow weights
+        model.load_state_dict(state["networks"][net.name], strict=not net.quantize)
+        models.append((f"student {net.name} {net.arch}", model))
+    return [(name, w) for name, w in ((n, first_conv_weight(m)) for n, m in models) if w is not None]
+
+
+def dafl_figures(config, checkpoint: str, batch, splits, out_dir: str, name: str, title: str) -> List[str]:
+    """Seed 003's figures for one trial: class means (generated beside real) and first-conv filters."""
+    from distill.data import DATA_INFO
+
+    from platform.dafl_figures import class_mean_images, plot_class_means, plot_first_conv
+
+    written = []
+    if splits is not None:
+        names = DATA_INFO.get(config.data.name).class_names or [str(c) for c in range(batch.num_classes)]
+        generated = class_mean_images(batch.display_images(), batch.classes, batch.num_classes)
+        real = class_mean_images(splits.test.images.float() / 255.0, splits.test.labels, batch.num_classes)
+        written.append(plot_class_means(generated, real, names, os.path.join(out_dir, f"generated_means_{name}.png"),
+                                        f"{title}\nmean image per class: generated (top), real test (bottom)"))
+    weights = _first_conv_weights(config, checkpoint)
+    if weights:
+        written.append(plot_first_conv(weights, os.path.join(out_dir, f"first_conv_{name}.png"),
+                                       f"{title}\nfirst convolution's filters"))
+    return written
 
 
 def plot_grid(batch, path: str, title: str, per_class: int = PER_CLASS) -> str:
@@ -198,7 +244,11 @@ def generated_report(experiment_dir: str, rows: Sequence[Dict[str, Any]], out_di
             continue
         try:
             config = config_from_dict(raw)
-            batch = generated_batch(config, checkpoint, samples, seed, device, _stats_or_none(config))
+            splits = _splits_or_none(config)
+            stats = None if splits is None else (tuple(splits.mean), tuple(splits.std))
+            batch = generated_batch(config, checkpoint, samples, seed, device, stats)
+            figures = dafl_figures(config, checkpoint, batch, splits, out_dir, name,
+                                   f"{name} (trial {trial}, seed {record.get('seed')})")
         except (ConfigError, OSError, KeyError, RuntimeError, ValueError) as err:   # a stale or foreign checkpoint
             skipped.append(f"- {name} (trial {trial}): skipped, {type(err).__name__}: {str(err).splitlines()[0]}")
             continue
@@ -207,10 +257,13 @@ def generated_report(experiment_dir: str, rows: Sequence[Dict[str, Any]], out_di
         title = f"{name} (trial {trial}, seed {record.get('seed')}): L1 to uniform {l1:.3f}, confidence {confidence:.3f}"
         grid = plot_grid(batch, os.path.join(out_dir, f"generated_grid_{name}.png"), title)
         histogram = plot_histogram(batch, os.path.join(out_dir, f"generated_histogram_{name}.png"), title)
-        written += [grid, histogram]
+        written += [grid, histogram] + figures
+        links = [f"[{kind}]({os.path.basename(path)})" for kind, path in
+                 zip(("grid", "histogram"), (grid, histogram))]
+        links += [f"[{'class means' if 'means' in os.path.basename(p) else 'first conv'}]({os.path.basename(p)})"
+                  for p in figures]
         lines.append(f"| {name} | {trial} | {record.get('seed')} | {config.method.params.inputs} | {l1:.3f} | "
-                     f"{confidence:.3f} | {hit}/{batch.num_classes} | "
-                     f"[grid]({os.path.basename(grid)}), [histogram]({os.path.basename(histogram)}) |")
+                     f"{confidence:.3f} | {hit}/{batch.num_classes} | {', '.join(links)} |")
     if skipped:
         lines += ["", *skipped]
     text = "\n".join(lines) + "\n"

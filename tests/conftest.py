@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def digits_teacher(tmp_path_factory):
     """A ResNet-14 teacher briefly trained on digits, as a state-dict file (a fresh
-    network's BatchNorm statistics would give logits in the hundreds)."""
+    network's BatchNorm statistics would give logits in the hundreds), with its activation
+    statistics beside it."""
     import torch
 
     from distill.config import config_from_dict
@@ -25,4 +26,10 @@ def digits_teacher(tmp_path_factory):
     trainer.fit()
     path = folder / "teacher.pt"
     torch.save(trainer.networks["teacher"].state_dict(), path)
+    # its activation statistics beside it, as the teacher store records them (the meta-data baseline)
+    from distill.activation_stats import STATS_FILE, compute_stats, save_stats
+
+    train = trainer.splits.train
+    save_stats(compute_stats(trainer.networks["teacher"], train.images, train.labels, trainer.normalize,
+                             trainer.splits.num_classes), str(folder / STATS_FILE))
     return str(path)

@@ -14,14 +14,28 @@ def test_dafl_grid_runs_the_ablation_rows_on_mnist_lenet_only():
     spec = load_sweep("dafl")
     paper = grid_variants(spec.space_for("paper"), spec.variants_for("paper"))
     cells = {(v["search.row"], v["search.setting"]) for v in paper}
-    assert len(paper) == len(cells) == 6 * 4 + 4       # 6 trained rows x 4 columns, 4 ablation rows on one column
+    # 6 trained rows x 4 columns, CelebA's 5 (no alternative data set of faces), the meta-data row on
+    # the two MNIST columns and CelebA, 4 ablation rows on one column
+    assert len(paper) == len(cells) == 6 * 4 + 5 + 3 + 4
+    assert {c for r, c in cells if r == "Meta-data"} == {"MNIST LeNet-5", "MNIST HintonNet", "CelebA"}
+    assert {c for r, c in cells if r == "Alternative data"} == {"MNIST LeNet-5", "MNIST HintonNet", "CIFAR-10",
+                                                                  "CIFAR-100"}
     for row in ("L_oh", "L_a", "L_oh+L_ie", "L_a+L_ie"):
         assert {c for r, c in cells if r == row} == {"MNIST LeNet-5"}
     smoke = grid_variants(spec.space_for("smoke"), spec.variants_for("smoke"))
-    assert len(smoke) == 10 and {v["search.setting"] for v in smoke} == {"digits"}
+    # digits runs every row; the generated CelebA folder the rows the paper reports on CelebA
+    assert len(smoke) == 11 + 3 and {v["search.setting"] for v in smoke} == {"digits", "CelebA (generated)"}
+    assert {v["search.row"] for v in smoke if v["search.setting"] == "CelebA (generated)"} == {"Standard", "KD",
+                                                                                              "DAFL"}
     same = {v["search.setting"]: v["networks.0.arch"] for v in paper if v["search.row"] == "DAFL, teacher's architecture"}
     assert same == {"MNIST LeNet-5": "lenet5", "MNIST HintonNet": "hintonnet_teacher", "CIFAR-10": "resnet34",
-                    "CIFAR-100": "resnet34"}   # seed 003's extension: the teacher's own architecture
+                    "CIFAR-100": "resnet34", "CelebA": "alexnet"}   # seed 003's extension: the teacher's own
+    celeba = {v["search.row"]: v for v in paper if v["search.setting"] == "CelebA"}
+    assert celeba["DAFL"]["data.name"] == "celeba" and celeba["DAFL"]["teacher"]["arch"] == "alexnet"
+    assert celeba["DAFL"]["networks.0.arch"] == "alexnet_half"
+    # the reference's face values for the meta-data reconstruction
+    assert celeba["Meta-data"]["method"]["init_mean"] == 0.44 and celeba["Meta-data"]["method"]["init_std"] == 0.29
+    assert spec.paper["values"]["DAFL"]["CelebA"] == 80.03
     assert all("when" not in v for v in paper + smoke)
 
 
@@ -98,8 +112,9 @@ def test_dafl_tables_keep_their_rows_columns_and_the_teacher():
     rows += [record("DAFL", "digits", s, 80.0 + s, teacher=98.5) for s in (0, 1)]
     rows += [record("L_oh", "digits", s, 60.0 + s) for s in (0, 1)]
     main = build_table(rows, spec.table, "test_acc.net0", spec.paper)
-    assert main.row_labels == ["Teacher", "Standard", "KD", "Normal noise", "Alternative data", "DAFL",
+    assert main.row_labels == ["Teacher", "Standard", "KD", "Normal noise", "Alternative data", "Meta-data", "DAFL",
                                "DAFL, teacher's architecture"]
+    assert main.cell("Meta-data", "MNIST LeNet-5").paper == 92.47
     assert main.cell("Teacher", "digits").mean == 98.5 and main.cell("Teacher", "digits").n == 2
     assert main.cell("Teacher", "MNIST LeNet-5").paper == 98.91
     assert main.cell("DAFL", "digits").mean == 80.5
@@ -125,7 +140,7 @@ def test_every_dafl_trial_resolves_to_a_valid_engine_config(name):
             config = config_from_dict(resolve_trial_config({BASE_KEY: base, VARIANT_KEY: variant}))
             if config.teacher is not None:
                 config.teacher.checkpoint = None
-            assert config.method.name in ("dafl", "kd", "independent")
+            assert config.method.name in ("dafl", "kd", "independent", "meta_data")
         assert variants
 
 

@@ -4,6 +4,7 @@ DAFL run trained here on digits and fake trials tables pointing at it (no Ray)."
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -92,7 +93,9 @@ def test_generated_report_writes_grid_histogram_and_markdown(dafl_experiment, tm
     text, written = generated_report(experiment, rows, str(tmp_path), row_key="rowkey", metric="val_acc.net0",
                                      samples=128)
     names = sorted(os.path.basename(p) for p in written)
-    assert names == ["generated.md", "generated_grid_dafl.png", "generated_histogram_dafl.png"]
+    # seed 003's figures too: class means beside the real test means, and the first conv filters
+    assert names == ["first_conv_dafl.png", "generated.md", "generated_grid_dafl.png", "generated_histogram_dafl.png",
+                     "generated_means_dafl.png"]
     for path in written:
         assert os.path.getsize(path) > 0
         assert path.endswith(".md") or png(path)
@@ -151,7 +154,47 @@ def test_report_hook_writes_generated_files(dafl_experiment, tmp_path, kind):
     markdown = "table.md" if kind == "ablation" else "generated.md"
     assert (kind == "ablation") != (report / "generated.md").exists()
     assert "What the DAFL generators make" in (report / markdown).read_text()
-    for name in (markdown, f"generated_grid_{label}.png", f"generated_histogram_{label}.png"):
+    for name in (markdown, f"generated_grid_{label}.png", f"generated_histogram_{label}.png",
+                 f"generated_means_{label}.png", f"first_conv_{label}.png"):
         assert str(report / name) in written
         assert (report / name).stat().st_size > 0
     assert "| dafl0 |" in text and "What the DAFL generators make" in text
+
+
+def test_class_means_are_the_per_class_averages():
+    """Independent of the implementation: numpy's mean over each class's images, None for an empty class."""
+    from platform.dafl_figures import class_mean_images
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(7, 3, 4, 5))
+    classes = np.array([0, 2, 0, 2, 2, 0, 0])
+    means = class_mean_images(torch.from_numpy(images), torch.from_numpy(classes), 3)
+    assert means[1] is None
+    for c in (0, 2):
+        by_hand = sum(images[i] for i in range(7) if classes[i] == c) / int((classes == c).sum())
+        assert means[c].shape == (4, 5, 3) and np.allclose(means[c], by_hand.transpose(1, 2, 0), atol=0, rtol=1e-12)
+
+
+def test_first_conv_filters_of_teacher_and_student_are_drawn_from_their_weights(dafl_experiment):
+    """The filters come from the checkpoint's student and the frozen teacher, not fresh networks;
+    a tile puts weight 0 at grey 0.5 and the filter's largest |weight| at 0 or 1."""
+    from distill.generated_samples import frozen_teacher, read_config, run_files
+    from platform.dafl_figures import filter_tiles, first_conv_weight
+    from platform.generated_report import _first_conv_weights
+
+    _, run, _, _ = dafl_experiment
+    config_path, checkpoint = run_files(run)
+    config = read_config(config_path)
+    weights = dict(_first_conv_weights(config, checkpoint))
+    teacher = weights[f"teacher {config.teacher.arch}"]
+    assert torch.equal(teacher, first_conv_weight(frozen_teacher(config)))
+    student = weights[f"student net0 {config.networks[0].arch}"]
+    saved = torch.load(os.path.join(checkpoint, "checkpoint.pt") if os.path.isdir(checkpoint) else checkpoint,
+                       weights_only=False)["networks"]["net0"]
+    first = next(k for k in saved if k.endswith("weight") and saved[k].dim() == 4)
+    assert torch.equal(student, saved[first].float())
+    tiles = filter_tiles(student)
+    assert len(tiles) == student.shape[0]
+    w = student[0].double().numpy().mean(axis=0)
+    assert np.allclose(tiles[0][:, :, 0], 0.5 + 0.5 * w / np.abs(w).max())
+    assert min(t.min() for t in tiles) >= 0.0 and max(t.max() for t in tiles) <= 1.0

@@ -23,6 +23,8 @@ ALL_TERMS_ON = {
     "darkrank": {"soft_weight": 1.0, "kd_weight": 1.0},
     # a few small steps: the contract, not the generator's quality, is tested here
     "dafl": {"iterations_per_epoch": 2, "agreement_samples": 32, "generator_width": 8, "latent_dim": 8},
+    "meta_data": {"batches_per_class": 1, "reconstruction_batch": 4, "reconstruction_steps": 3,
+                  "iterations_per_epoch": 2},
 }
 
 

@@ -141,7 +141,9 @@ def test_new_models_exact_parameter_counts(arch, classes, count):
         assert count_parameters(build_model(arch, classes)) == count
 
 
-CONTRACT_ARCHS = ["resnet8", "resnet20", "wrn_16_2", "resnet164", "resnet18"]
+CONTRACT_ARCHS = ["resnet8", "resnet20", "wrn_16_2", "resnet164", "resnet18", "alexnet", "alexnet_half"]
+# how much smaller the first stage's maps are than the stem's (AlexNet: conv1's stride 4, pool1's 2)
+FIRST_STAGE_STRIDE = {"alexnet": 8, "alexnet_half": 8}
 
 
 @pytest.mark.parametrize("arch", CONTRACT_ARCHS)
@@ -157,7 +159,7 @@ def test_feature_contract(arch, size):
     assert torch.equal(plain, out["logits"]) and out["logits"].shape == (2, 7)
     assert out["stem"].shape[1] == model.stem_channels
     assert len(out["stages"]) == len(out["stages_pre"]) == len(model.stage_channels)
-    side = out["stem"].shape[-1]
+    side = out["stem"].shape[-1] // FIRST_STAGE_STRIDE.get(arch, 1)
     for i, (pre, post, channels) in enumerate(zip(out["stages_pre"], out["stages"], model.stage_channels)):
         assert pre.shape == post.shape and pre.shape[1] == channels
         assert pre.shape[-1] == (side if i == 0 else side // 2 ** i)

@@ -79,6 +79,19 @@ def test_preset_teacher_epochs_and_the_store_go_into_the_base():
     assert with_store({"teacher": {"arch": "resnet14", "epochs": 2}}, "/s", 6)["teacher"]["epochs"] == 2
 
 
+def test_a_column_naming_a_whole_teacher_keeps_the_experiments_store():
+    """dafl's CIFAR and CelebA columns replace the teacher mapping; the store stays the experiment's."""
+    from trainables.trial_config import BASE_KEY, VARIANT_KEY, resolve_trial_config
+
+    base = with_store({"method": {"name": "kd"}, "networks": [{"name": "net0", "arch": "resnet8"}],
+                       "data": {"name": "digits"}, "teacher": {"arch": "resnet8", "epochs": 2}}, "/s", None)
+    column = {"teacher": {"name": "teacher", "arch": "resnet14", "epochs": 3}}
+    resolved = resolve_trial_config({BASE_KEY: base, VARIANT_KEY: column})
+    assert resolved["teacher"]["store"] == "/s" and resolved["teacher"]["arch"] == "resnet14"
+    no_teacher = {"teacher": None, "method": {"name": "independent"}}
+    assert resolve_trial_config({BASE_KEY: base, VARIANT_KEY: no_teacher}).get("teacher") is None
+
+
 def test_driver_check_needs_a_checkpoint_or_epochs(tmp_path):
     base = raw(**{"teacher.store": str(tmp_path)})
     check_trial_configs(base, [{}])                      # to be trained by the store: accepted

@@ -1,9 +1,12 @@
 """Training one teacher into the teacher store, run as a Ray task with a trial's
 resources (so on a cluster it runs on a GPU worker, not on the driver's head).
 It resumes from its own checkpoint, and writes ``teacher.yaml`` last: a killed
-driver's half-trained teacher is continued, never taken as finished."""
+driver's half-trained teacher is continued, never taken as finished. Before it, the
+teacher's activation statistics (``distill/activation_stats.py``: the meta-data that
+Lopes et al.'s data-free baseline needs) are recorded beside the checkpoint."""
 import os
 
+from distill.activation_stats import STATS_FILE, compute_stats, save_stats
 from distill.atomic_write import write_yaml
 from distill.checkpoint import CHECKPOINT_FILE
 from distill.teachers import FINISHED_FILE, file_digest, teacher_dir, teacher_key, teacher_training_config
@@ -28,10 +31,15 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
     name = raw["networks"][0]["name"]
     last = history[-1] if history else {}
     kind = trainer.task.primary   # acc (classification), map (re-id)
+    stats = os.path.join(os.path.dirname(checkpoint), STATS_FILE)
+    if kind == "acc":   # per-class statistics: a classifier's classes (a re-id teacher's ids are not its test's)
+        save_stats(compute_stats(trainer.networks[name], trainer.splits.train.images, trainer.splits.train.labels,
+                                 trainer.normalize, trainer.splits.num_classes), stats)
     entry = {"key": teacher_key(config), "arch": config["teacher"]["arch"], "data": config["data"]["name"],
              "epochs": config["teacher"]["epochs"], "seed": config["teacher"].get("seed", 0),
              f"val_{kind}": last.get(f"val_{kind}.{name}"), f"test_{kind}": last.get(f"test_{kind}.{name}"),
              "checkpoint": checkpoint, "checkpoint_size": os.path.getsize(checkpoint),
-             "checkpoint_sha256": file_digest(checkpoint)}
+             "checkpoint_sha256": file_digest(checkpoint),
+             "activation_stats": stats if os.path.exists(stats) else None}
     write_yaml(os.path.join(folder, FINISHED_FILE), entry)
     return entry

@@ -35,5 +35,11 @@ def resolve_trial_config(trial_config: Dict[str, Any]) -> Dict[str, Any]:
     """The fully resolved engine config (validated) as a plain dict."""
     # sorted: a parent key ("method") is applied before its children ("method.temperature")
     overrides = sorted((k, v) for k, v in searched_params(trial_config).items() if not k.startswith(RECORD_ONLY_PREFIX))
-    raw = apply_overrides(trial_config[BASE_KEY], without_nulled_children(overrides))
+    base = trial_config[BASE_KEY]
+    raw = apply_overrides(base, without_nulled_children(overrides))
+    store = (base.get("teacher") or {}).get("store")
+    if store and isinstance(raw.get("teacher"), dict) and not raw["teacher"].get("store"):
+        # the store is the experiment's, not the teacher's: a row or column naming a whole new
+        # teacher mapping (dafl's CIFAR and CelebA columns) keeps its teachers there too
+        raw["teacher"]["store"] = store
     return config_to_dict(config_from_dict(raw))

@@ -28,29 +28,43 @@ class CacheSpec:
     size: Tuple[int, int]        # (H, W) every image is resized to
     version: str                 # bump to invalidate every existing cache of a data set
     layout: str                  # named in errors: "listed by the <layout> layout"
+    # a (left, upper, right, lower) box cut before resizing, on images that must be exactly
+    # ``source_size`` (W, H): a box is only meaningful on the layout it was measured on (CelebA's faces)
+    crop: Optional[Tuple[int, int, int, int]] = None
+    source_size: Optional[Tuple[int, int]] = None
 
 
-def decode(path: str, size: Tuple[int, int]) -> np.ndarray:
-    """One image as RGB uint8 (3, H, W); greyscale becomes RGB, other sizes are resized bilinearly."""
+def decode(path: str, size: Tuple[int, int], crop: Optional[Tuple[int, int, int, int]] = None,
+           source_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """One image as RGB uint8 (3, H, W); greyscale becomes RGB, other sizes are resized bilinearly
+    (after cutting ``crop`` out of an image of ``source_size``, when given)."""
     from PIL import Image, UnidentifiedImageError
 
     height, width = size
     try:
         with Image.open(path) as image:
+            if source_size is not None and image.size != tuple(source_size):
+                raise ConfigError("data.root", f"{path} is {image.size[0]}x{image.size[1]} (WxH); the layout's "
+                                               f"images are {source_size[0]}x{source_size[1]}")
             image = image.convert("RGB")
+            if crop is not None:
+                image = image.crop(crop)
             if image.size != (width, height):
                 image = image.resize((width, height), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    except ConfigError:   # a ValueError too: not to be reworded below
+        raise
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise ConfigError("data.root", f"{path} is not a readable image ({type(err).__name__})") from None
 
 
-def decode_all(paths: Sequence[str], size: Tuple[int, int]) -> np.ndarray:
+def decode_all(paths: Sequence[str], size: Tuple[int, int], crop: Optional[Tuple[int, int, int, int]] = None,
+               source_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Decode into one preallocated (N, 3, H, W) array; PIL releases the GIL, so threads help."""
     out = np.empty((len(paths), 3) + tuple(size), np.uint8)
 
     def fill(i: int) -> None:
-        out[i] = decode(paths[i], size)
+        out[i] = decode(paths[i], size, crop, source_size)
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         for _ in pool.map(fill, range(len(paths)), chunksize=256):
@@ -59,7 +73,9 @@ def decode_all(paths: Sequence[str], size: Tuple[int, int]) -> np.ndarray:
 
 
 def signature(spec: CacheSpec, groups: Dict[str, List[str]]) -> str:
-    digest = hashlib.sha256(":".join([spec.version] + [str(len(p)) for p in groups.values()]).encode())
+    # the crop joins the key only when set, so the caches written before it existed stay current
+    cut = [f"crop{tuple(spec.crop)}"] if spec.crop is not None else []
+    digest = hashlib.sha256(":".join([spec.version] + cut + [str(len(p)) for p in groups.values()]).encode())
     for paths in groups.values():
         for path in paths:
             try:
@@ -118,7 +134,7 @@ def cached_images(spec: CacheSpec, groups: Dict[str, List[str]]) -> Dict[str, np
         arrays = _read(path, sig, shapes)
         if arrays is not None:
             return arrays
-    arrays = {name: decode_all(paths, spec.size) for name, paths in groups.items()}
+    arrays = {name: decode_all(paths, spec.size, spec.crop, spec.source_size) for name, paths in groups.items()}
     for path in places:
         if _write(path, sig, arrays):
             break

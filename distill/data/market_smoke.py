@@ -16,13 +16,11 @@ else ``$XDG_CACHE_HOME/distill/market1501_smoke_v1`` (``~/.cache``). It is built
 in a temporary folder and renamed into place, so concurrent trials see either
 nothing or the whole set."""
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
 from distill.data.market1501 import SUBFOLDERS, Layout, register
-from distill.errors import ConfigError
+from distill.data.generated_folder import write_once
 
 VERSION = "market1501_smoke_v1"   # bump when the generator changes: the default folder is per version
 HEIGHT, WIDTH = 64, 32
@@ -111,32 +109,8 @@ def _complete(folder: str) -> bool:
 def smoke_folder(root) -> str:
     """The smoke set's folder, written first when absent."""
     folder = os.path.abspath(root or default_folder())
-    if _complete(folder):
-        return folder
-    if os.path.isdir(folder) and os.listdir(folder):
-        raise ConfigError("data.root", f"{folder} holds files but not {', '.join(SUBFOLDERS)}; market1501_smoke "
-                                       "writes its data into an absent or empty data.root (or, without one, "
-                                       f"{default_folder()})")
-    tmp = None
-    try:
-        os.makedirs(os.path.dirname(folder), exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=os.path.dirname(folder), prefix=f".{VERSION}_")
-        write_market_smoke(tmp)
-        os.chmod(tmp, 0o755)
-        try:
-            if os.path.isdir(folder):
-                os.rmdir(folder)            # empty (checked above)
-            os.rename(tmp, folder)
-        except OSError:
-            if not _complete(folder):       # else another process renamed its copy first: use that one
-                raise
-    except OSError as err:
-        raise ConfigError("data.root", f"cannot write market1501_smoke into {folder} "
-                                       f"({err.strerror or type(err).__name__})") from None
-    finally:
-        if tmp is not None and os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return write_once(folder, "market1501_smoke", VERSION, write_market_smoke, _complete, ", ".join(SUBFOLDERS),
+                      f"an absent or empty data.root (or, without one, {default_folder()})")
 
 
 register(SMOKE, folder_of=smoke_folder)

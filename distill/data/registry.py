@@ -3,6 +3,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from distill.errors import ConfigError
 from distill.registry import Registry
 
 DATASETS: Registry = Registry("data set")
@@ -12,7 +13,8 @@ DATA_CHECKS: Registry = Registry("data check")
 # What validation needs to know of a data set without loading it.
 DATA_INFO: Registry = Registry("data set")
 # How a data set's validation split is held out of train: name -> fn(train: ImageSet, data_cfg) -> (train, val).
-# Data sets without one use ``hold_out`` (random images); retrieval sets hold out whole identities.
+# Data sets without one use ``hold_out`` (random images); retrieval sets hold out whole identities,
+# CelebA takes its published validation partition.
 VAL_SPLITTERS: Registry = Registry("validation splitter")
 
 
@@ -25,13 +27,17 @@ class DataInfo:
     class_names: Optional[Tuple[str, ...]] = None   # for reports; None where the classes are numbered
     test_class_names: Optional[Tuple[str, ...]] = None   # a retrieval set's unseen test classes, for reports
     flip: bool = True   # whether a horizontal flip is a symmetry of the data (not of digits)
+    # a multi-label set read as one binary task: the attribute names ``data.attribute`` may pick
+    # (the loader returns them all, ``load_splits`` makes the chosen one the label); None: none
+    attributes: Optional[Tuple[str, ...]] = None
 
 
 @dataclass
 class ImageSet:
     images: torch.Tensor   # uint8, (N, C, H, W)
     labels: torch.Tensor   # int64, (N,)
-    # per-image metadata an evaluator may need (e.g. camera ids, query/gallery roles), (N,) each
+    # per-image metadata an evaluator may need (e.g. camera ids, query/gallery roles), (N,) each; a
+    # loader's (N, A) ``attributes`` table is consumed by ``load_splits`` (``select_attribute``)
     extras: Dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -90,14 +96,52 @@ def channel_stats(images: torch.Tensor):
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
+def check_attribute(data_cfg) -> None:
+    """``data.attribute`` names one of the data set's attributes (``DataInfo.attributes``); static,
+    so a misspelt name is one line before any file is read."""
+    attribute = getattr(data_cfg, "attribute", None)
+    if attribute is None:
+        return
+    names = DATA_INFO.get(data_cfg.name, "data.name").attributes
+    if not names:
+        having = [n for n in DATA_INFO.names() if DATA_INFO.get(n).attributes]
+        raise ConfigError("data.attribute", f"data set {data_cfg.name} has no attributes; allowed: unset, or a "
+                                            f"data set with attributes ({', '.join(having) or 'none registered'})")
+    if attribute not in names:
+        raise ConfigError("data.attribute", f"{attribute!r} is not an attribute of {data_cfg.name}; "
+                                            f"allowed: {', '.join(names)}")
+
+
+def select_attribute(sets: Tuple[ImageSet, ...], names, data_cfg) -> Tuple[ImageSet, ...]:
+    """An attribute set's loader labels by its default attribute and carries every attribute in
+    ``extras["attributes"]`` (N, A) bool, columns named by its meta ``attributes``: relabel by
+    ``data.attribute`` when set, and drop the matrix, which no evaluator reads."""
+    attribute = getattr(data_cfg, "attribute", None)
+    if names is None:
+        check_attribute(data_cfg)   # a set without attributes: data.attribute must be unset
+        return sets
+    if attribute is not None and attribute not in names:
+        raise ConfigError("data.attribute", f"{attribute!r} is not an attribute of {data_cfg.name} (its attribute "
+                                            f"file); allowed: {', '.join(names)}")
+    out = []
+    for part in sets:
+        extras = dict(part.extras)
+        table = extras.pop("attributes")
+        labels = part.labels if attribute is None else table[:, list(names).index(attribute)].long()
+        out.append(ImageSet(part.images, labels, extras))
+    return tuple(out)
+
+
 def load_splits(data_cfg) -> Splits:
     """Load ``data_cfg.name`` and split it; each data set's loader returns (train, test, meta).
     Normalisation comes from the training split, unless the loader's meta fixes ``mean`` and ``std``
-    (the published constants of a reference pipeline, e.g. MNIST's 0.1307 / 0.3081)."""
+    (the published constants of a reference pipeline, e.g. MNIST's 0.1307 / 0.3081). An attribute
+    set (meta ``attributes``) is labelled by ``data.attribute`` first, so subsets stratify by it."""
     loader = DATASETS.get(data_cfg.name, "data.name")
     train, test, meta = loader(data_cfg.root)
     meta = dict(meta)
     fixed = meta.pop("mean", None), meta.pop("std", None)
+    train, test = select_attribute((train, test), meta.pop("attributes", None), data_cfg)
     if data_cfg.name in VAL_SPLITTERS:
         train, val = VAL_SPLITTERS.get(data_cfg.name)(train, data_cfg)
     else:
@@ -114,6 +158,7 @@ def load_splits(data_cfg) -> Splits:
 
 def check_data(data_cfg) -> None:
     DATASETS.get(data_cfg.name, "data.name")
+    check_attribute(data_cfg)
     for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
         if name and name in DATA_CHECKS:
             DATA_CHECKS.get(name)(data_cfg.root)

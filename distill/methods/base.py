@@ -103,6 +103,11 @@ class Method(nn.Module):
             raise ConfigError("teacher.checkpoint", f"method {name} needs a teacher {{arch, checkpoint}}")
 
     @classmethod
+    def check_teacher_files(cls, config, teacher_checkpoint: str) -> None:
+        """Files the method reads beside the teacher's weights (validation calls this once the
+        teacher's checkpoint is known and readable); most methods read none."""
+
+    @classmethod
     def weight_fields(cls) -> Dict[str, str]:
         """Which params field weighs which logged term (``ce.net0`` is term ``ce``): an
         ablation sets the field to 0 and the term disappears."""

@@ -63,6 +63,12 @@ class MethodContext:
     seed: int = 0                                  # the run's seed: a method's own random stream (a generator's noise)
     # the networks' layout (channels_last by default): images a method makes itself should match it
     memory_format: torch.memory_format = torch.contiguous_format
+    # the data set's normalisation (per channel, [0, 1] units): images a method makes in pixel
+    # space are normalised with it before any network sees them
+    input_mean: Tuple[float, ...] = ()
+    input_std: Tuple[float, ...] = ()
+    # the teacher's weights file, where the files recorded beside it are (its activation statistics)
+    teacher_checkpoint: Optional[str] = None
 
     @property
     def network_names(self) -> List[str]:

@@ -6,5 +6,6 @@ from distill.models.registry import MODELS, build_model, count_parameters
 from distill.models import resnet_cifar, wide_resnet, resnet_preact_cifar, resnet_wide_stem  # noqa: F401  (registers)
 from distill.models import lenet, hintonnet  # noqa: F401  (registers)
 from distill.models import mobilenet_v1, inception_v1  # noqa: F401  (registers)
+from distill.models import alexnet  # noqa: F401  (registers)
 
 __all__ = ["MODELS", "build_model", "count_parameters"]
