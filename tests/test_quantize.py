@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from distill.models import build_model
 from distill.models.quantize import BinaryConnectWeight, TernaryWeight, quantize_model, quantized_state_dict
@@ -87,6 +88,16 @@ def test_a_training_step_moves_wp_and_wn_and_the_record_says_two_bits(tmp_path):
     after = [(s.wp.item(), s.wn.item()) for s in scales]
     assert all(a != b for a, b in zip(before, after))
     assert history[-1]["bits.net0"] == 2
+
+
+@pytest.mark.parametrize("quantize", ["ttq", "binaryconnect"])
+def test_training_goes_on_after_the_first_checkpoint(tmp_path, quantize):
+    """Exporting the quantized weights at a checkpoint leaves the training network whole."""
+    t = trainer(tmp_path, quantize, epochs=2)
+    history = t.fit()
+    assert len(history) == 2 and history[-1]["bits.net0"] == (2 if quantize == "ttq" else 1)
+    layer = next(m for m in t.networks["net0"].modules() if parametrize.is_parametrized(m, "weight"))
+    assert layer.weight.shape == layer.parametrizations.weight.original.shape
 
 
 def test_a_checkpoint_round_trip_keeps_the_ternary_values(tmp_path):

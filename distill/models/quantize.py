@@ -15,7 +15,7 @@ their quantized values, through ``torch.nn.utils.parametrize``.
   shadow weight ``Wp * g`` where positive, ``g`` where zero, ``Wn * g`` where negative; to Wp the sum
   of ``g`` over the positive weights, to Wn minus the sum over the negative ones. The first
   convolution and the last fully connected layer stay full precision (the paper). 2 bits a weight."""
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -107,13 +107,17 @@ def weight_bits(kind: Optional[str]) -> int:
     return QUANTIZERS[kind][2] if kind else 32
 
 
-def quantized_state_dict(model: nn.Module, copy: Callable = None) -> Dict[str, torch.Tensor]:
+def quantized_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
     """The weights as the network uses them (the quantized values under the plain ``weight`` names),
-    for an exported checkpoint that any copy of the architecture loads."""
-    import copy as copying
+    for an exported checkpoint that any copy of the architecture loads.
 
-    plain = (copy or copying.deepcopy)(model)
-    for layer in plain.modules():
-        if parametrize.is_parametrized(layer, "weight"):
-            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
-    return {k: v.detach().clone() for k, v in plain.state_dict().items()}
+    Read off the live modules, never by removing the parametrizations from a copy: torch removes
+    the ``weight`` property from the parametrized class, which a deep copy shares with the model,
+    so the model itself would lose its weight (it did: every epoch after the first checkpoint)."""
+    layers = {name: m for name, m in model.named_modules() if parametrize.is_parametrized(m, "weight")}
+    owned = tuple(f"{name}.parametrizations.weight." if name else "parametrizations.weight." for name in layers)
+    out = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(owned)}
+    with torch.no_grad():
+        for name, layer in layers.items():
+            out[f"{name}.weight" if name else "weight"] = layer.weight.detach().clone()
+    return out
