@@ -113,6 +113,9 @@ class _ExperimentFields:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     seed: int = 0
     output_dir: str = "runs/default"
+    # piecewise-constant hyperparameters by epoch (distill/hyper_schedule.py): KEY -> {first epoch: value},
+    # KEY optim.lr or a method's number field; what a population-based sweep exports and re-runs
+    schedule: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(kw_only=True)

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from distill import hyper_schedule
 from distill.atomic_write import atomic_write, write_yaml
 from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint, save_checkpoint
 from distill.models.quantize import quantize_model, quantized_state_dict, weight_bits
@@ -99,6 +100,9 @@ class Trainer:
         self.optimizers = {n: build_optimizer(list(net.parameters()) + self.method.parameters_trained_with(n), config.optim)
                            for n, net in self.networks.items()}
         self.schedules = {n: build_schedule(opt, config.optim, config.train.epochs) for n, opt in self.optimizers.items()}
+        self.hyper_schedule = hyper_schedule.parsed(config, method_cls)   # config.schedule, by epoch
+        # reported every epoch as hp.<key> (a population-based sweep adds the keys it perturbs)
+        self.recorded_hyperparameters: List[str] = list(self.hyper_schedule)
         check_every_parameter_optimized(self.method, list(self.optimizers.values()) + list(self.method.optimizers.values()))
         self.engine = StepEngine(self.networks, self.teacher, self.optimizers, self.amp_dtype, self.device,
                                  method_cls.needs.teacher_taps, method_cls.needs.teacher_grad,
@@ -207,6 +211,8 @@ class Trainer:
         metrics = {"epoch": self.epoch, "epochs_planned": self.config.train.epochs, "lr": lr,
                    "epoch_seconds": seconds, "images_per_second": len(self.train_batches) * self.train_batches.batch_size / max(seconds, 1e-9)}
         metrics.update({f"loss.{name}": value for name, value in train_terms.items()})
+        metrics.update({f"hp.{key}": value for key, value in
+                        hyper_schedule.live_values(self, self.recorded_hyperparameters).items()})
         previous = self.history[-1] if self.history else {}
         directions = self.metric_directions()
         for name, value in self.evaluate(self.val_set).items():
@@ -257,6 +263,12 @@ class Trainer:
         self.history = list(state["history"])
         self.epoch = state["epoch"]
         set_rng_state(state["rng"], self.data_generator)
+        # this run's values, where the checkpoint's run had others (population-based training
+        # continues a donor's checkpoint with new ones); the optimizers' state is kept
+        for name, optimizer in self.optimizers.items():
+            hyper_schedule.set_base_lr(optimizer, self.schedules[name], self.config.optim.lr)
+        for name, field in self.method.optimizer_lr_fields.items():
+            self.method.set_param(field, getattr(self.method.params, field))
 
     def _write_metrics_file(self) -> None:
         # rewritten whole each epoch: after a resume it never holds epochs past the checkpoint
@@ -271,6 +283,7 @@ class Trainer:
         checkpoint_dir = os.path.join(self.output_dir, "checkpoint")
         while self.epoch < self.config.train.epochs:
             start = time.perf_counter()
+            hyper_schedule.apply_values(self, hyper_schedule.values_at(self.hyper_schedule, self.epoch))
             lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
             train_terms = self.train_epoch()
             for sched in self.schedules.values():

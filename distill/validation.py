@@ -178,6 +178,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     from distill.data import DATA_INFO, DATASETS, check_data
     from distill.data.class_balanced import check_classes_per_batch
     from distill.data.registry import check_attribute
+    from distill import hyper_schedule
     from distill.data.transfer import check_transfer
     from distill.methods import METHODS
 
@@ -203,6 +204,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     shapes = ModelShapes(networks, teacher, info.num_classes, info.in_channels, info.image_size, info.task)
     method_cls = METHODS.get(config.method.name, "method.name")
     method_cls.check_config(config, shapes)
+    hyper_schedule.parsed(config, method_cls)
     check_task(config, shapes, method_cls)
     check_transfer(config.data, method_cls.data_needs(config.method.params), config.method.name)
     check_metrics(config, shapes, metrics)

@@ -157,3 +157,45 @@ def test_checkpoint_holds_no_teacher_weights(name, teacher_file, tmp_path):
     for t in teacher_tensors:
         assert not any(s.shape == t.shape and torch.equal(s, t) for s in saved), f"{name}: teacher weights in checkpoint"
     assert not any("teacher" in k for k in state["method"]["modules"])
+
+
+# what makes a field act on the first step (its term on, its stage first, its module built)
+# (a "method.field" entry wins over the method's: FSP's own term acts only in its first stage)
+LIVE_ON = {"at": {"kd_weight": 0.5}, "sp": {"kd_weight": 0.5}, "fsp": {"kd_weight": 0.5, "init_fraction": 0.0},
+           "fsp.fsp_weight": {}, "fitnet": {"schedule": "one_stage"}, "adml": {"disc_input": "fc+dae"},
+           "tadml": {"disc_input": "fc+dae"}}
+
+
+def live_on(name, field):
+    return LIVE_ON.get(f"{name}.{field}", LIVE_ON.get(name, {}))
+
+
+def _live_fields():
+    """(method, field) for every weight switched on and every temperature a schedule may set."""
+    from distill.hyper_schedule import schedulable_fields
+
+    pairs = []
+    for name in METHOD_NAMES:
+        cls = METHODS.get(name)
+        for f in schedulable_fields(cls):
+            on = {**dataclasses.asdict(cls.Params()), **ALL_TERMS_ON.get(name, {}), **live_on(name, f)}
+            pairs += [(name, f)] if (f.endswith("_weight") and on[f]) or f == "temperature" else []
+    return pairs
+
+
+@pytest.mark.parametrize("name, field", _live_fields())
+def test_weights_and_temperatures_are_read_live(name, field, teacher_file, tmp_path):
+    """A method built with another value and then given this one (what a schedule or a PBT
+    exploit does) logs the same terms as one built with it: nothing cached at construction."""
+    cls = METHODS.get(name)
+    value = {**dataclasses.asdict(cls.Params()), **ALL_TERMS_ON.get(name, {}), **live_on(name, field)}[field]
+    logged = {}
+    for run, built_with in (("same", value), ("changed", value * 0.5), ("stale", value * 0.5)):
+        trainer = trainer_for(name, teacher_file, tmp_path / run, **{**live_on(name, field), field: built_with})
+        if run == "changed":
+            trainer.method.set_param(field, value)
+        trainer.method.train()
+        trainer.method.on_epoch_start(0)
+        logged[run] = {k: float(v) for k, v in trainer.train_step(first_batch(trainer)).items()}
+    assert logged["changed"] == pytest.approx(logged["same"], rel=1e-6, abs=1e-9), f"{name}.{field} cached"
+    assert logged["stale"] != pytest.approx(logged["same"], rel=1e-6, abs=1e-9), f"{name}.{field} changes nothing"

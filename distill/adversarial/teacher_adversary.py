@@ -41,8 +41,8 @@ class TeacherAdversary(nn.Module):
         return bce(self.disc(self._input(fake, labels)), real=True)
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: Optional[torch.Tensor] = None,
-                           extra_real: Optional[torch.Tensor] = None) -> torch.Tensor:
+                           extra_real: Optional[torch.Tensor] = None, extra_weight: float = 1.0) -> torch.Tensor:
         loss = bce(self.disc(self._input(real.detach(), labels)), True) + bce(self.disc(self._input(fake.detach(), labels)), False)
         if extra_real is not None:
-            loss = loss + bce(self.disc(self._input(extra_real.detach(), labels)), True)
+            loss = loss + extra_weight * bce(self.disc(self._input(extra_real.detach(), labels)), True)
         return loss

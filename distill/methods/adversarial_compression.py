@@ -29,6 +29,7 @@ class AdversaryParams:
 
 
 class TeacherAdversarialMethod(Method):
+    built_from = ("disc_beta1", "disc_beta2")   # Adam's betas, set when the adversary's optimizer is made
     conditional = False     # D also sees the one-hot label
 
     def __init__(self, params, ctx):
@@ -41,7 +42,12 @@ class TeacherAdversarialMethod(Method):
                 self.adversaries[name] = TeacherAdversary(size, params.disc_structure, ctx.num_classes, self.conditional)
             self.disc_optimizer = self.own_optimizer(
                 "adversaries", self.adversaries,
-                lambda ps: torch.optim.Adam(ps, lr=params.disc_lr, betas=(params.disc_beta1, params.disc_beta2)))
+                lambda ps: torch.optim.Adam(ps, lr=params.disc_lr, betas=(params.disc_beta1, params.disc_beta2)),
+                lr_field="disc_lr")
+
+    def extra_real_weight(self) -> float:
+        """The weight of the discriminator's third term (ANC's regulariser: ``reg_weight``)."""
+        return 1.0
 
     def disc_input_size(self, ctx) -> int:
         return ctx.num_classes          # logits; ANC overrides (pooled features)
@@ -67,7 +73,8 @@ class TeacherAdversarialMethod(Method):
             terms = {}
             for name in self.network_names:
                 real, fake, extra = self.adversary_inputs(name, outputs, teacher_output)
-                terms[f"disc.{name}"] = self.adversaries[name].discriminator_loss(real, fake, batch.labels, extra)
+                terms[f"disc.{name}"] = self.adversaries[name].discriminator_loss(real, fake, batch.labels, extra,
+                                                                                  self.extra_real_weight())
             self.disc_optimizer.zero_grad(set_to_none=True)
             sum(terms.values()).backward()
             self.disc_optimizer.step()

@@ -58,6 +58,9 @@ class ANC(TeacherAdversarialMethod):
     def _adapt(self, name, embedding):
         return self.adapters[name](embedding) if name in self.adapters else embedding
 
+    def extra_real_weight(self) -> float:
+        return self.params.reg_weight
+
     def adversary_inputs(self, name, outputs, teacher_output):
         embedding = outputs[name]["embedding"]
         dropped = self._adapt(name, F.dropout(embedding, self.params.dropout, training=True))

@@ -29,7 +29,7 @@ Class attributes: ``Params`` (a typed dataclass, validated on load), ``needs``
 (``Needs``: taps read, teacher, network count) and ``data`` (``DataNeeds``).
 A weight of 0 removes a term and skips its computation (``weighted``)."""
 import dataclasses
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -47,6 +47,8 @@ class Method(nn.Module):
     data = DataNeeds()
     # term name -> the params field that weighs it; default: every ``<term>_weight`` field
     term_weights: Optional[Dict[str, str]] = None
+    # number fields read only when the method is built (a schedule cannot change them)
+    built_from: Tuple[str, ...] = ()
 
     def __init__(self, params, ctx: MethodContext):
         super().__init__()
@@ -60,6 +62,7 @@ class Method(nn.Module):
         self.trained_with = nn.ModuleDict()
         self.owned = nn.ModuleDict()
         self.optimizers: Dict[str, torch.optim.Optimizer] = {}
+        self.optimizer_lr_fields: Dict[str, str] = {}   # own optimizer -> the params field of its lr
         self.epoch = 0
         self.steps = 0
 
@@ -74,14 +77,27 @@ class Method(nn.Module):
         return module
 
     def own_optimizer(self, name: str, module: nn.Module,
-                      make: Callable[[List[nn.Parameter]], torch.optim.Optimizer]) -> torch.optim.Optimizer:
+                      make: Callable[[List[nn.Parameter]], torch.optim.Optimizer],
+                      lr_field: Optional[str] = None) -> torch.optim.Optimizer:
         """``module`` gets its own optimizer ``make(parameters)``, checkpointed by the base class.
         Call after the method (and so ``module``) is on its device, or let the trainer
-        move it first: parameters are moved in place by ``Module.to``."""
+        move it first: parameters are moved in place by ``Module.to``. ``lr_field``: the
+        params field holding its learning rate, so a schedule changing it reaches the optimizer."""
         self.owned[name] = module
         optimizer = make([p for p in module.parameters() if p.requires_grad])
         self.optimizers[name] = optimizer
+        if lr_field is not None:
+            self.optimizer_lr_fields[name] = lr_field
         return optimizer
+
+    def set_param(self, field: str, value: float) -> None:
+        """A new value of a number field, read live from then on (losses read ``self.params``);
+        an own optimizer's learning rate field goes to its parameter groups."""
+        setattr(self.params, field, value)
+        for name, lr_field in self.optimizer_lr_fields.items():
+            if lr_field == field:
+                for group in self.optimizers[name].param_groups:
+                    group["lr"] = value
 
     def parameters_trained_with(self, network: str) -> List[nn.Parameter]:
         if network not in self.trained_with:

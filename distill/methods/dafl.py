@@ -91,7 +91,8 @@ class DAFL(Method):
         self.source = build_source(params.inputs, params.latent_dim, self.image_shape,
                                    params.generator_width).to(memory_format=self.memory_format)
         if self.source.trainable:
-            self.own_optimizer("source", self.source, lambda ps: torch.optim.Adam(ps, lr=params.generator_lr))
+            self.own_optimizer("source", self.source, lambda ps: torch.optim.Adam(ps, lr=params.generator_lr),
+                               lr_field="generator_lr")
         else:
             self.owned["source"] = self.source
         self.noise = torch.Generator().manual_seed(ctx.seed)

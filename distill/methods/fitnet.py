@@ -31,6 +31,7 @@ HINT_TAPS = ("logits", "stage_outputs")
 
 @METHODS.register("fitnet")
 class FitNet(Method):
+    built_from = ("hint_fraction",)   # the hint stage's length, in epochs, is fixed when built
     @dataclass
     class Params:
         hint_weight: float = field(100.0, ge=0.0)

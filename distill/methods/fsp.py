@@ -34,6 +34,7 @@ def stage_io_channels(stem_channels, stage_channels):
 
 @METHODS.register("fsp")
 class FSP(Method):
+    built_from = ("init_fraction",)   # the first stage's length, in epochs, is fixed when built
     @dataclass
     class Params:
         fsp_weight: float = field(50.0, ge=0.0)

@@ -44,6 +44,8 @@ CHUNK_IMAGES = 2048                   # images optimised together (memory, not n
 
 @METHODS.register("meta_data")
 class MetaData(Method):
+    # the reconstruction runs once, when the method is built, and its set is scaled by T then
+    built_from = ("temperature", "init_mean", "init_std", "input_lr")
     @dataclass
     class Params:
         temperature: float = field(8.0, gt=0.0)

@@ -39,6 +39,9 @@ def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 @METHODS.register("tadml")
 class TADML(Method):
+    # Adam's betas (set when the adversary's optimizer is made) and the DAE's noise (when it is built)
+    built_from = ("disc_beta1", "disc_beta2", "dae_noise")
+
     @dataclass
     class Params:
         temperature: float = field(1.0, gt=0.0)
@@ -96,7 +99,8 @@ class TADML(Method):
         self.disc_optimizer = None
         if any(True for _ in adversary.parameters()):
             self.disc_optimizer = self.own_optimizer(
-                "adversary", adversary, lambda params: torch.optim.Adam(params, lr=p.disc_lr, betas=(p.disc_beta1, p.disc_beta2)))
+                "adversary", adversary, lambda params: torch.optim.Adam(params, lr=p.disc_lr, betas=(p.disc_beta1, p.disc_beta2)),
+                lr_field="disc_lr")
 
     def wants_features(self) -> bool:
         return self.params.topology_weight > 0 or (self.adversarial and needs_features(self.params.disc_input))
