@@ -141,8 +141,23 @@ def validated_base(args, spec, seeds: Optional[List[int]] = None):
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
     fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
     check_method_switch(spec, args.preset, args.set, fixed)
+    if spec.sampler == "pbt":
+        check_pbt_space(base, spec.space_for(args.preset, fixed))
     check_trial_configs(base, trial_variants(spec, args.preset, fixed, seeds), spec.metrics)
     return base, fixed
+
+
+def check_pbt_space(base: dict, space) -> None:
+    """Population-based training changes its keys during a run: each must be one a run can change."""
+    from distill.hyper_schedule import allowed_keys
+    from distill.methods import METHODS
+
+    name = (base.get("method") or {}).get("name")
+    allowed = allowed_keys(METHODS.get(name, "method.name"))
+    for key in space:
+        if key not in allowed:
+            raise ConfigError(f"space.{key}", f"sampler pbt cannot change it during a run of method {name}; "
+                                              f"allowed: {', '.join(allowed)}")
 
 
 def sweeps_running(method: str) -> List[str]:

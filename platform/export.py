@@ -14,6 +14,7 @@ from distill.atomic_write import write_yaml
 from distill.cli_errors import exit_on_config_error
 from distill.errors import ConfigError
 from platform.experiment_dir import read_meta
+from platform.schedule_records import SCHEDULES_FILE, as_schedule, lineage, read_schedule_rows
 from platform.sweep_summary import ranked
 from platform.trial_records import TRIALS_FILE, read_rows
 
@@ -30,13 +31,32 @@ def export_top(experiment_dir: str, top: int, out_dir: str = None):
         raise ConfigError("EXPERIMENT", f"no trial of {experiment_dir} has a value for {meta['metric']}")
     out_dir = out_dir or os.path.join(experiment_dir, "exported")
     written = []
+    schedules = read_schedule_rows(os.path.join(experiment_dir, SCHEDULES_FILE))
     for rank, row in enumerate(best, start=1):
-        config = json.loads(row["config_json"])
+        config = with_schedule(json.loads(row["config_json"]), schedules, row["trial_id"])
         config["output_dir"] = os.path.join("runs", os.path.basename(os.path.normpath(experiment_dir)), f"rank{rank}")
         path = os.path.join(out_dir, f"rank{rank}_{row['trial_id']}.yaml")
         write_yaml(path, config)
         written.append((path, row))
     return written, meta
+
+
+def with_schedule(config: dict, schedules, trial_id: str) -> dict:
+    """A trial whose hyperparameters changed during its run (population-based training) is
+    exported with them by epoch: its first epoch's values in the config, the changes in
+    ``schedule:``, so ``distill.train`` trains the same run from scratch."""
+    from distill.config import set_dotted
+
+    path = lineage(schedules, trial_id)
+    if not path:
+        return config
+    start, schedule = as_schedule(path)
+    for key, value in start.items():
+        set_dotted(config, key, value)
+    changes = {key: steps for key, steps in schedule.items() if len(steps) > 1}
+    if changes:
+        config["schedule"] = changes
+    return config
 
 
 def _row_label(row, key):

@@ -165,6 +165,7 @@ def search_report(spec, meta, rows, experiment_dir: str, out_dir: str):
 
 def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional[str] = None):
     from platform.generated_report import generated_report, uses_dafl
+    from platform.schedule_records import SCHEDULES_FILE, read_schedule_rows
     from search_spaces import load_sweep
 
     meta = read_meta(experiment_dir)
@@ -191,6 +192,11 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
                 body = fh.read()
             write_text(main_table, f"{body}\n{generated.replace('# What', '## What', 1)}")
         text, written = f"{text}\n\n{generated}", written + files
+    schedules = read_schedule_rows(os.path.join(experiment_dir, SCHEDULES_FILE))
+    if schedules:   # values that changed during the runs (population-based training)
+        from platform.schedule_plot import plot_schedules
+
+        written.append(plot_schedules(schedules, rows, spec.primary_metric, out_dir))
     from platform.report_page import write_page
 
     written.append(write_page(experiment_dir, out_dir, meta, rows))

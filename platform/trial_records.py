@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from ray import tune
 
 from distill.atomic_write import atomic_write, write_yaml
+from distill.config import set_dotted
 from distill.evaluators.retrieval import KINDS as RETRIEVAL_KINDS
 from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, searched_params
 
@@ -83,6 +84,12 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
         short = key[len(RECORD_ONLY_PREFIX):] if key.startswith(RECORD_ONLY_PREFIX) else key
         key = key if short != key and short in params else short   # a label never hides a config key
         row[f"param.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+    for key, value in last.items():
+        if key.startswith("hp.") and f"param.{key[3:]}" in row:
+            # a value that changed during the run (PBT): the one its last epoch trained with, not
+            # a perturbation decided after it
+            row[f"param.{key[3:]}"] = value
+            set_dotted(resolved, key[3:], value)
     row.update(what_trained(resolved))
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):

@@ -98,6 +98,17 @@ class ParamSpec:
 
 
 @dataclass
+class PBTSpec:
+    """Population-based training (``sampler: pbt``, Ray Tune's PopulationBasedTraining): the
+    preset's ``trials`` are the population, drawn from ``space``; every ``interval`` epochs a
+    trial in the bottom ``quantile_fraction`` continues from a top trial's checkpoint with its
+    values perturbed (x0.8 or x1.2, or redrawn from ``space`` with ``resample_probability``)."""
+    interval: int = field(2, ge=1)
+    quantile_fraction: float = field(0.25, gt=0.0, le=0.5)
+    resample_probability: float = field(0.25, ge=0.0, le=1.0)
+
+
+@dataclass
 class ResourceSpec:
     cpus_per_trial: float = field(1.0, gt=0.0)
     gpus_per_trial: Optional[float] = field(None, ge=0.0)   # None: derived from the networks' size
@@ -211,7 +222,8 @@ class SweepSpec:
     variants: Dict[str, Dict[str, Dict[str, Any]]] = dc_field(default_factory=dict)  # axis -> row -> overrides
     points: List[Dict[str, Any]] = dc_field(default_factory=list)
     space_function: Optional[str] = None
-    sampler: str = field("tpe", choices=("tpe", "grid", "random", "nsga2"))
+    sampler: str = field("tpe", choices=("tpe", "grid", "random", "nsga2", "pbt"))
+    pbt: Optional[PBTSpec] = None          # sampler pbt: its schedule of exploits
     mode: Union[str, List[str]] = "max"
     scheduler: str = field("fifo", choices=("fifo", "asha"))
     seed: int = 0
@@ -253,6 +265,8 @@ class SweepSpec:
             raise ConfigError("metric", "a grid sweep has one metric; several metrics need sampler tpe, random or nsga2")
         if self.multi_objective and self.scheduler != "fifo":
             raise ConfigError("scheduler", "early stopping needs a single metric; allowed with several metrics: fifo")
+        if self.sampler == "pbt":
+            self._validate_pbt()
         if not self.presets:
             raise ConfigError("presets", "a sweep needs at least one preset (e.g. smoke, paper)")
         if self.sampler == "grid":
@@ -329,6 +343,24 @@ class SweepSpec:
             if str(label) not in known:
                 raise ConfigError(f"{name}.only_rows", f"{label!r} is not a row of axis {table.rows}; "
                                                        f"allowed: {', '.join(known)}")
+
+    def _validate_pbt(self) -> None:
+        if self.multi_objective:
+            raise ConfigError("metric", "population-based training ranks trials by one metric")
+        if self.scheduler != "fifo":
+            raise ConfigError("scheduler", "sampler pbt is its own scheduler; allowed: fifo")
+        if self.variants or self.points:
+            raise ConfigError("variants" if self.variants else "points",
+                              "sampler pbt draws its population from space; no variants or points")
+        if self.pbt is None:
+            self.pbt = PBTSpec()
+        spaces = [("space", self.space)] + [(f"presets.{n}.space", p.space) for n, p in self.presets.items() if p.space]
+        for where, space in spaces:
+            if not space:
+                raise ConfigError(where, "sampler pbt needs the hyperparameters it may perturb, with their ranges")
+            for key, param in space.items():
+                if param.type != "float":
+                    raise ConfigError(f"{where}.{key}", f"sampler pbt perturbs numbers: type float, got {param.type}")
 
     def variants_for(self, preset: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
         chosen = self.preset(preset).variants or {}

@@ -6,6 +6,7 @@ loss) is not retried, since it would diverge again from the same checkpoint:
 the trial ends with an ``error`` field and is recorded as failed. A CUDA
 out-of-memory error is reported with the trial's resource request and, when
 the sweep allows it, the trial restarts once at half the batch size."""
+import json
 import logging
 import os
 import time
@@ -19,6 +20,7 @@ from trainables.start_barrier import wait_at_start_barrier
 from trainables.trial_config import OPTIONS_KEY, resolve_trial_config
 
 ERROR_KEY = "error"
+OWNER_FILE = "owner.json"   # which trial wrote a checkpoint: a PBT clone knows its donor
 
 
 def _placement() -> dict:
@@ -28,17 +30,33 @@ def _placement() -> dict:
             "worker_pid": os.getpid(), "started_at": time.time()}
 
 
-def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict) -> None:
+def _checkpoint_owner(folder: str) -> str:
+    path = os.path.join(folder, OWNER_FILE)
+    if not os.path.isfile(path):
+        return ""
+    with open(path) as fh:
+        return json.load(fh).get("trial_id", "")
+
+
+def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict, record=()) -> None:
     from distill.trainer import Trainer, TrainingDiverged  # in the worker, after Ray set CUDA_VISIBLE_DEVICES
 
+    trial_id = tune.get_context().get_trial_id()
     trainer = Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"))
+    trainer.recorded_hyperparameters += [k for k in record if k not in trainer.recorded_hyperparameters]
     checkpoint = tune.get_checkpoint() if resume else None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
+            owner = _checkpoint_owner(folder)
+            # this trial's values (its config) from here on, the checkpoint's weights and optimizer state
             trainer.resume(folder)
         extra = {**extra, "resumed_from_epoch": trainer.epoch}   # a retry or a resumed sweep
+        if owner and owner != trial_id:   # population-based training: another trial's checkpoint
+            extra.update(cloned_from=owner, cloned_at_epoch=trainer.epoch)
 
     def report(metrics: dict, checkpoint_dir: str) -> None:
+        with open(os.path.join(checkpoint_dir, OWNER_FILE), "w") as fh:
+            json.dump({"trial_id": trial_id, "epoch": metrics["epoch"]}, fh)
         tune.report({**metrics, **placement, **extra, "reported_at": time.time()},
                     checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
 
@@ -65,7 +83,7 @@ def train_distill(trial_config: dict) -> None:
     placement = _placement()   # before the barrier: every trial's start precedes the last arrival
     wait_at_start_barrier(tune.get_context().get_trial_id())
     try:
-        _run(resolved, trial_dir, placement, resume=True, extra={})
+        _run(resolved, trial_dir, placement, resume=True, extra={}, record=options.get("record") or ())
     except torch.cuda.OutOfMemoryError as err:
         batch = resolved["data"]["batch_size"]
         request = tune.get_context().get_trial_resources().required_resources
