@@ -121,3 +121,40 @@ def test_kd_pbt_smoke_clones_perturbs_and_its_exported_schedule_reruns(tmp_path)
 
     _, written = report_experiment(str(experiment))
     assert str(experiment / "report" / "schedules.png") in written
+
+
+@pytest.mark.slow
+def test_a_pbt_sweep_killed_after_a_clone_resumes_without_losing_or_doubling_anything(tmp_path):
+    import signal
+
+    from sweep_runner import popen
+    from test_sweep_faults import experiment_of, wait_for
+
+    storage = str(tmp_path / "exp")
+    # 10 epochs: after the first clone (epoch 3) the population has minutes left to be killed in
+    args = ("platform.sweep", "kd_pbt", "--preset", "smoke", "--storage", storage, "--set", "train.epochs=10")
+    driver = popen(*args)
+
+    def cloned():
+        experiment = experiment_of(storage)
+        path = os.path.join(experiment, "schedules.parquet") if experiment else ""
+        if not path or not os.path.exists(path):
+            return None
+        return experiment if any(r["cloned_from"] for r in read_schedule_rows(path)) else None
+
+    experiment = wait_for(cloned, driver, seconds=600)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    resumed = cli(*args, "--resume", timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    trials = {r["trial_id"]: r for r in pq.read_table(os.path.join(experiment, "trials.parquet")).to_pylist()}
+    assert len(trials) == 4 and all(r["status"] == "ok" and r["epochs"] == 10 for r in trials.values())
+    rows = read_schedule_rows(os.path.join(experiment, SCHEDULES_FILE))
+    by = {(r["trial_id"], r["epoch"]): r for r in rows}
+    assert len(rows) == len(by) == 4 * 10   # every trial's every epoch, once
+    for trial, row in trials.items():
+        last = by[(trial, 10)]
+        # what trials.parquet says a trial trained with is its last epoch's values
+        assert row["param.method.alpha"] == pytest.approx(last["hp.method.alpha"])
+        assert row["param.method.temperature"] == pytest.approx(last["hp.method.temperature"])
+        assert len(lineage(rows, trial)) == 10
