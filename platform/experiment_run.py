@@ -233,6 +233,12 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
             "overrides": list(args.set), "fixed": fixed, "optuna_storage": args.optuna_storage,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"), "started_at": time.time(), "command": command_line(),
             "commit": source_commit(), "machine": machine_text(), "base": base}
+    if spec.sampler == "grid":
+        from search_spaces.exported_row import exported_files
+
+        exported = exported_files(spec.variants_for(args.preset))
+        if exported:
+            meta["exported_from"] = exported   # the configs rows took their values from
     write_meta(experiment_dir, meta)
     return spec, experiment_dir, meta
 

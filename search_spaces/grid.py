@@ -60,8 +60,11 @@ def resolve_references(merged: Dict[str, Any], combo) -> Dict[str, Any]:
 
 def grid_variants(space: Dict[str, ParamSpec], named: Dict[str, Dict[str, Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
     """Flat dicts: ``search.<axis>: row`` labels, the rows' overrides, then the space's values.
+    A row with ``from_export`` takes its values from an exported config (search_spaces/exported_row.py).
     A row with ``when: {axis: [rows]}`` (DAFL's loss ablation: MNIST only) meets only those rows."""
-    axes = [[(axis, row, overrides) for row, overrides in rows.items()] for axis, rows in (named or {}).items()]
+    from search_spaces.exported_row import expand_rows
+
+    axes = [[(axis, row, overrides) for row, overrides in rows.items()] for axis, rows in expand_rows(named).items()]
     out = []
     for combo in itertools.product(*axes):
         if not _row_fits(combo):
