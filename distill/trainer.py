@@ -45,6 +45,8 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, output_dir: Optional[str] = None):
         self.config = config
         self.output_dir = output_dir or config.output_dir
+        # seconds this process spent per phase of fit (not state: a resumed run starts at 0)
+        self.phase_seconds: Dict[str, float] = {"train": 0.0, "evaluate": 0.0, "checkpoint": 0.0}
         self.device = resolve_device(config.train.device)
         configure(config.train, config.seed, self.device)
         self.amp_dtype = autocast_dtype(config.train.amp, self.device)
@@ -289,10 +291,15 @@ class Trainer:
             for sched in self.schedules.values():
                 sched.step()
             self.epoch += 1
-            metrics = self._epoch_metrics(train_terms, lr, time.perf_counter() - start)
+            trained = time.perf_counter()
+            metrics = self._epoch_metrics(train_terms, lr, trained - start)
             self.history.append(metrics)
+            evaluated = time.perf_counter()
             save_checkpoint(checkpoint_dir, self.state())
             self._write_metrics_file()
+            self.phase_seconds["train"] += trained - start
+            self.phase_seconds["evaluate"] += evaluated - trained
+            self.phase_seconds["checkpoint"] += time.perf_counter() - evaluated
             if on_epoch is not None:
                 on_epoch(metrics, checkpoint_dir)
         return self.history

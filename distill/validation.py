@@ -6,6 +6,7 @@ problem is one ``ConfigError`` line naming the field.
 Model shapes come from building each architecture on the ``meta`` device (no
 memory, no initialisation), so checks such as "FSP needs equal channels" or
 "the teacher has another class count" cost milliseconds."""
+import functools
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -37,9 +38,16 @@ class ModelShapes:
 
 
 def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
+    return _model_shape(arch, num_classes, in_channels, field)
+
+
+@functools.lru_cache(maxsize=None)
+def _model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
     from distill.models import build_model
 
-    with torch.device("meta"):
+    # built on the CPU, once per process and shape: on the meta device, the first random
+    # initialisation imports torch's compiler (1.5 s), which the driver otherwise never needs
+    with torch.no_grad():
         model = build_model(arch, num_classes, in_channels, field)
     size = getattr(model, "input_size", None)
     return ModelShape(arch, num_classes, getattr(model, "stem_channels", 0),

@@ -94,6 +94,9 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
     for key, value in last.items():
         if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):
             row[key] = float(value)
+    for key, value in last.items():
+        if key.startswith("time.") and isinstance(value, (int, float)):   # the trial process's phases
+            row[key] = float(value)
     for key in PLACEMENT_KEYS:
         if key in last:
             row[key] = last[key]

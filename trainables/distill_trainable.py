@@ -38,7 +38,11 @@ def _checkpoint_owner(folder: str) -> str:
         return json.load(fh).get("trial_id", "")
 
 
+TIME_PREFIX = "time."   # seconds of this process per phase: setup, train, evaluate, checkpoint, report
+
+
 def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict, record=()) -> None:
+    entered = time.perf_counter()
     from distill.trainer import Trainer, TrainingDiverged  # in the worker, after Ray set CUDA_VISIBLE_DEVICES
 
     trial_id = tune.get_context().get_trial_id()
@@ -54,17 +58,25 @@ def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: d
         if owner and owner != trial_id:   # population-based training: another trial's checkpoint
             extra.update(cloned_from=owner, cloned_at_epoch=trainer.epoch)
 
+    phases = {"setup": time.perf_counter() - entered, "report": 0.0}   # imports, data, models, method, resume
+
+    def timings() -> dict:
+        return {f"{TIME_PREFIX}{name}_s": seconds for name, seconds in {**phases, **trainer.phase_seconds}.items()}
+
     def report(metrics: dict, checkpoint_dir: str) -> None:
         with open(os.path.join(checkpoint_dir, OWNER_FILE), "w") as fh:
             json.dump({"trial_id": trial_id, "epoch": metrics["epoch"]}, fh)
-        tune.report({**metrics, **placement, **extra, "reported_at": time.time()},
+        start = time.perf_counter()
+        # report_s: the earlier reports' (Tune persisting their checkpoints); this one's is unknown yet
+        tune.report({**metrics, **placement, **extra, **timings(), "reported_at": time.time()},
                     checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        phases["report"] += time.perf_counter() - start
 
     try:
         trainer.fit(report)
     except TrainingDiverged as err:
         last = trainer.history[-1] if trainer.history else {}
-        tune.report({**last, **placement, **extra, ERROR_KEY: f"diverged: {err}"})
+        tune.report({**last, **placement, **extra, **timings(), ERROR_KEY: f"diverged: {err}"})
 
 
 def train_distill(trial_config: dict) -> None:

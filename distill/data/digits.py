@@ -3,8 +3,12 @@ set that needs no download, for smoke runs and tests. It has no official test
 split, so a fixed 20% (seed 0) is kept aside as one. ``digits32`` is the same set
 resized to 32x32 (bilinear, as MNIST for LeNet-5): the offline stand-in for
 MNIST in DAFL's smoke runs (LeNet-5 teacher, generator images of 32x32)."""
+import os
+
 import numpy as np
 import torch
+
+from distill.errors import ConfigError
 
 from distill.data.registry import DATA_INFO, DATASETS, DataInfo, ImageSet
 from distill.data.resize import resize_u8
@@ -12,13 +16,26 @@ from distill.data.resize import resize_u8
 TEST_FRACTION = 0.2
 
 
+def digits_arrays():
+    """scikit-learn's ``digits.csv.gz`` read as its ``load_digits`` reads it (64 pixels, then
+    the label, per line), without importing scikit-learn: that import costs every Ray
+    worker and the driver over a second, more than a smoke trial's training."""
+    import gzip
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("data.name", "digits comes with scikit-learn, which is not installed (pip install scikit-learn)")
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    with gzip.open(path, mode="rt", encoding="utf-8") as fh:
+        data = np.loadtxt(fh, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
+
+
 @DATASETS.register("digits")
 def load_digits(root=None):
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch = sklearn_digits()
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    labels = bunch.target.astype(np.int64)
+    pixels, labels = digits_arrays()
+    images = np.round(pixels * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
     order = np.random.RandomState(0).permutation(len(labels))
     n_test = int(round(TEST_FRACTION * len(labels)))
     test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
