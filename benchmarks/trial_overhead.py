@@ -223,6 +223,15 @@ def print_profile(r) -> None:
         print(f"    {'trial process: ' + key[len('time.'):-2]:60s} {seconds:8.4f} s")
     rest = loop / n - in_worker - sum(per.values()) / n
     print(f"    {'Ray scheduling, worker start, Tune bookkeeping (the rest)':60s} {rest:8.4f} s")
+    _, rows = worker_phases(r["folder"])
+    timed_rows = sorted((row["started_at"], row["finished_at"]) for row in rows
+                        if row.get("started_at") and row.get("finished_at"))
+    gaps = [later[0] - earlier[1] for earlier, later in zip(timed_rows, timed_rows[1:])]
+    if gaps:   # one CPU: trials run one after another
+        gaps.sort()
+        label = "of it, from the last report of a trial to the start of the next"
+        print(f"    {label:60s} {sum(gaps) / len(gaps):8.4f} s "
+              f"(median {gaps[len(gaps) // 2]:.4f}, max {gaps[-1]:.4f})")
 
 
 def main() -> None:

@@ -175,6 +175,11 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
     by_source: Dict[str, List[str]] = defaultdict(list)
     for row, source in budget.get("inherit", {}).items():
         by_source[source].append(row)
+    # a row may search a recipe key itself (the offline family's learning rate: LeNet without
+    # BatchNorm diverges under some methods at the recipe's rate)
+    redrawn = sorted({k.split('.', 1)[-1] for keys in budget["rows"].values() for k in keys if k in budget["common"]})
+    recipe_use = ("the recipe every row then uses" if not redrawn else
+                  f"the recipe every row starts from; each row below draws its own {', '.join(redrawn)} with its values")
     inherit = "; ".join(f"{', '.join(rows)} take {source}'s values, each with its own terms off"
                         for source, rows in by_source.items())
     lines = [
@@ -189,7 +194,7 @@ def setup_lines(meta: dict, tune_meta: dict, selected: dict, timing: Dict[str, f
         f"size `{size}`.",
         f"- Tuning, {budget['draws']} random draws a row, at {tune_meta['base']['train']['epochs']} epochs, each "
         f"selected on `{tune_meta['metric']}` (validation split): first {recipe} over "
-        f"{', '.join(k.split('.', 1)[-1] for k in budget['common'])} (the recipe every row then uses), then every "
+        f"{', '.join(k.split('.', 1)[-1] for k in budget['common'])} ({recipe_use}), then every "
         f"other row over its own values ({own or 'none'}); rows with nothing of their own run the recipe"
         + (f"; {inherit}" if inherit else "") + ".",
         f"- Wall time on {machine()}: tuning {timing.get('tune_seconds', 0) / 60:.1f} min, table "

@@ -74,16 +74,22 @@ def test_the_recipe_is_tuned_on_the_baseline_alone_then_each_row_at_it():
     from distill.typed_dict import from_dict
     from search_spaces.sweep_spec import SweepSpec
 
-    merged = merged_sweep("compression")
-    first = from_dict(SweepSpec, restricted(merged, "algorithm", ["Student alone"]))
+    merged = merged_sweep("tadml_pairs")
+    first = from_dict(SweepSpec, restricted(merged, "algorithm", ["independent"]))
     variants = sweep_grid(first, TUNE_PRESET)
-    assert {v["search.algorithm"] for v in variants} == {"Student alone"} and len(variants) == 6
+    assert {v["search.algorithm"] for v in variants} == {"independent"} and len(variants) == 6
     assert all(set(v) >= {"optim.lr"} for v in variants)
-    second = from_dict(SweepSpec, restricted(merged, "algorithm", ["KD", "AT"], {"optim.lr": 0.07}, common=False))
+    second = from_dict(SweepSpec, restricted(merged, "algorithm", ["KD", "DML"], {"optim.lr": 0.07}, common=False))
     variants = sweep_grid(second, TUNE_PRESET)
-    assert {v["search.algorithm"] for v in variants} == {"KD", "AT"} and len(variants) == 12
+    assert {v["search.algorithm"] for v in variants} == {"KD", "DML"} and len(variants) == 12
     assert all("optim.lr" not in v for v in variants)
     assert second.preset(TUNE_PRESET).set["optim.lr"] == 0.07
+    # a row that searches a recipe key itself (the offline family's rows, LeNet without BatchNorm)
+    # draws its own value over the recipe's
+    offline = from_dict(SweepSpec, restricted(merged_sweep("compression"), "algorithm", ["FitNet"], {"optim.lr": 0.1},
+                                              common=False))
+    variants = sweep_grid(offline, TUNE_PRESET)
+    assert len({v["optim.lr"] for v in variants}) == 6 and all(0.01 <= v["optim.lr"] <= 0.2 for v in variants)
 
 
 def test_the_best_draw_is_chosen_on_the_validation_metric_never_the_test_split():
