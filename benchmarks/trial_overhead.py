@@ -11,6 +11,7 @@ on one CPU so the work is the same.
     python benchmarks/trial_overhead.py --trials 300 --trials 1000   the marginal extra, the driver's
                                                             peak memory, the journal's size and
                                                             Optuna's ask latency at each size
+    python benchmarks/trial_overhead.py --fit --address auto   the same against a running Ray
 
 The marginal extra at one size is read off the trial loop itself (first trial's start to last
 trial's end, divided by the trials) in both processes, so start-up does not blur it."""
@@ -121,6 +122,14 @@ TrialRecorder.on_trial_complete = on_trial_complete
 
 from ray import tune
 timed(tune.Tuner, "fit", "driver: Tune loop (all trials)")
+fit = tune.Tuner.fit
+def fit_marked(self, *args, **kwargs):
+    marks["fit_entered_at"] = time.time()
+    try:
+        return fit(self, *args, **kwargs)
+    finally:
+        marks["fit_returned_at"] = time.time()
+tune.Tuner.fit = fit_marked
 imports = time.perf_counter() - script_start
 
 started = time.perf_counter()
@@ -132,6 +141,7 @@ except SystemExit as done:
 print("BENCHMARK_JSON " + json.dumps({
     "total": time.perf_counter() - started, "imports": imports, "spent": spent, "calls": calls, "asks": asks,
     "loop_seconds": marks.get("last_trial_end", 0.0) - marks.get("first_trial_start", 0.0),
+    "fit_entered_at": marks.get("fit_entered_at"), "fit_returned_at": marks.get("fit_returned_at"),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -151,10 +161,13 @@ def plain(trials: int):
     return run_json([sys.executable, "-c", PLAIN_LOOP, str(trials), *TRIVIAL])
 
 
+ADDRESS = []   # --address ADDR: join a running Ray (ray start --head --num-cpus 1) instead of starting one
+
+
 def platform_sweep(trials: int, storage: str):
     sets = [item for kv in TRIVIAL for item in ("--set", kv)]
     return run_json([sys.executable, "-c", PROFILED_SWEEP, "dml_smoke", "--trials", str(trials), "--num-cpus", "1",
-                     "--storage", storage, *sets])
+                     "--storage", storage, *ADDRESS, *sets])
 
 
 def experiment_dir(storage: str) -> str:
@@ -226,6 +239,11 @@ def print_profile(r) -> None:
     _, rows = worker_phases(r["folder"])
     timed_rows = sorted((row["started_at"], row["finished_at"]) for row in rows
                         if row.get("started_at") and row.get("finished_at"))
+    if timed_rows and info.get("fit_entered_at"):
+        print(f"  {'of the Tune loop: its start to the first trial process running':62s} "
+              f"{timed_rows[0][0] - info['fit_entered_at']:8.2f} s (worker start, imports, Tune's set-up)")
+        print(f"  {'of the Tune loop: the last report to its return':62s} "
+              f"{info['fit_returned_at'] - timed_rows[-1][1]:8.2f} s")
     gaps = [later[0] - earlier[1] for earlier, later in zip(timed_rows, timed_rows[1:])]
     if gaps:   # one CPU: trials run one after another
         gaps.sort()
@@ -239,7 +257,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, action="append", help="sweep size (repeatable); default 30")
     parser.add_argument("--fit", action="store_true", help="two sizes (30 and 100): fixed and marginal extra")
     parser.add_argument("--profile", action="store_true", help="where a trial's time goes")
+    parser.add_argument("--address", help="run the sweeps on this running Ray (e.g. after ray start --head "
+                                          "--num-cpus 1): Ray's own start and stop are then not the sweep's")
     args = parser.parse_args()
+    if args.address:
+        ADDRESS.extend(["--address", args.address])
     if args.fit:
         small, large = (sorted(args.trials) + [100])[:2] if args.trials else (30, 100)
         a, b = sized_run(small), sized_run(large)

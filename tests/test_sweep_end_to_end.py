@@ -37,6 +37,9 @@ def test_sweep_export_and_retrain(tmp_path):
                        "best_val_acc.net0", "test_acc.net0", "epochs", "wall_seconds", "seed", "config_json"):
             assert row[column] is not None, column
         assert row["epochs"] == 2
+        # where the trial's own process spent its time (benchmarks/trial_overhead.py --profile)
+        assert all(row[f"time.{phase}_s"] > 0 for phase in ("setup", "train", "evaluate", "checkpoint"))
+        assert row["time.report_s"] >= 0   # the first report's; the last one's is not known when it is sent
         resolved = json.loads(row["config_json"])
         assert resolved["method"]["temperature"] == pytest.approx(row["param.method.temperature"])
         # the resolved config is also saved beside the trial's own results
