@@ -121,6 +121,23 @@ def test_kd_pbt_smoke_clones_perturbs_and_its_exported_schedule_reruns(tmp_path)
 
     _, written = report_experiment(str(experiment))
     assert str(experiment / "report" / "schedules.png") in written
+    # an ablation row re-runs the exported schedule beside fixed values: at the same seed, the same numbers
+    sweep = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "search_spaces", "kd_schedule.yaml")))
+    rows_of = sweep["variants"]["values"]
+    rows_of["PBT schedule (kd_pbt)"]["from_export"]["file"] = str(exported)
+    del rows_of["best fixed (kd_temperature)"]
+    path = tmp_path / "kd_schedule_test.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    ablation = cli("platform.ablate", str(path), "--preset", "smoke", "--seeds", "1", "--storage", str(storage),
+                   timeout=900)
+    assert ablation.returncode == 0, ablation.stdout[-3000:] + ablation.stderr[-3000:]
+    (ablated,) = [storage / d for d in os.listdir(storage) if d.startswith("kd_schedule_test")]
+    by_row = {r["param.values"]: r for r in pq.read_table(str(ablated / "trials.parquet")).to_pylist()}
+    rerun = by_row["PBT schedule (kd_pbt)"]
+    assert json.loads(rerun["config_json"])["schedule"] == json.loads(json.dumps(config["schedule"]))
+    assert rerun["val_acc.student"] == pytest.approx(row["val_acc.student"], abs=1e-9)
+    assert by_row["T=4, alpha=0.9 (recipe)"]["val_acc.student"] != rerun["val_acc.student"]
+    assert "PBT schedule (kd_pbt)" in (ablated / "report" / "table.md").read_text()
 
 
 @pytest.mark.slow
@@ -158,20 +175,3 @@ def test_a_pbt_sweep_killed_after_a_clone_resumes_without_losing_or_doubling_any
         assert row["param.method.alpha"] == pytest.approx(last["hp.method.alpha"])
         assert row["param.method.temperature"] == pytest.approx(last["hp.method.temperature"])
         assert len(lineage(rows, trial)) == 10
-    # an ablation row re-runs the exported schedule beside fixed values: at the same seed, the same numbers
-    sweep = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "search_spaces", "kd_schedule.yaml")))
-    rows_of = sweep["variants"]["values"]
-    rows_of["PBT schedule (kd_pbt)"]["from_export"]["file"] = str(exported)
-    del rows_of["best fixed (kd_temperature)"]
-    path = tmp_path / "kd_schedule_test.yaml"
-    path.write_text(yaml.safe_dump(sweep))
-    ablation = cli("platform.ablate", str(path), "--preset", "smoke", "--seeds", "1", "--storage", str(storage),
-                   timeout=900)
-    assert ablation.returncode == 0, ablation.stdout[-3000:] + ablation.stderr[-3000:]
-    (ablated,) = [storage / d for d in os.listdir(storage) if d.startswith("kd_schedule_test")]
-    by_row = {r["param.search.values"]: r for r in pq.read_table(str(ablated / "trials.parquet")).to_pylist()}
-    rerun = by_row["PBT schedule (kd_pbt)"]
-    assert json.loads(rerun["config_json"])["schedule"] == json.loads(json.dumps(config["schedule"]))
-    assert rerun["val_acc.student"] == pytest.approx(row["val_acc.student"], abs=1e-9)
-    assert by_row["T=4, alpha=0.9 (recipe)"]["val_acc.student"] != rerun["val_acc.student"]
-    assert "PBT schedule (kd_pbt)" in (ablated / "report" / "table.md").read_text()
