@@ -3,9 +3,10 @@
 calls it again, so no config error surfaces first inside a trial: every
 problem is one ``ConfigError`` line naming the field.
 
-Model shapes come from building each architecture on the ``meta`` device (no
-memory, no initialisation), so checks such as "FSP needs equal channels" or
-"the teacher has another class count" cost milliseconds."""
+Model shapes come from building each architecture once per process and shape (on the
+CPU: on the ``meta`` device the first random initialisation imports torch's compiler,
+1.5 s the driver otherwise never spends), so checks such as "FSP needs equal channels"
+or "the teacher has another class count" cost milliseconds after the first."""
 import functools
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -37,16 +38,10 @@ class ModelShapes:
     task: str = "classification"   # the data set's (``DataInfo.task``): what its evaluation splits score
 
 
-def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
-    return _model_shape(arch, num_classes, in_channels, field)
-
-
 @functools.lru_cache(maxsize=None)
-def _model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
+def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
     from distill.models import build_model
 
-    # built on the CPU, once per process and shape: on the meta device, the first random
-    # initialisation imports torch's compiler (1.5 s), which the driver otherwise never needs
     with torch.no_grad():
         model = build_model(arch, num_classes, in_channels, field)
     size = getattr(model, "input_size", None)

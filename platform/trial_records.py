@@ -13,6 +13,7 @@ from ray import tune
 from distill.atomic_write import atomic_write, write_yaml
 from distill.config import set_dotted
 from distill.evaluators.retrieval import KINDS as RETRIEVAL_KINDS
+from trainables.distill_trainable import TIME_PREFIX
 from trainables.trial_config import RECORD_ONLY_PREFIX, resolve_trial_config, searched_params
 
 TRIALS_FILE = "trials.parquet"
@@ -91,11 +92,8 @@ def trial_row(trial_id: str, trial_config: Dict[str, Any], last: Optional[Dict[s
             row[f"param.{key[3:]}"] = value
             set_dotted(resolved, key[3:], value)
     row.update(what_trained(resolved))
-    for key, value in last.items():
-        if key.startswith(_SCALAR_PREFIXES) and isinstance(value, (int, float)):
-            row[key] = float(value)
-    for key, value in last.items():
-        if key.startswith("time.") and isinstance(value, (int, float)):   # the trial process's phases
+    for key, value in last.items():   # metrics, and the trial process's seconds per phase
+        if key.startswith(_SCALAR_PREFIXES + (TIME_PREFIX,)) and isinstance(value, (int, float)):
             row[key] = float(value)
     for key in PLACEMENT_KEYS:
         if key in last:

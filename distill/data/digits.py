@@ -8,10 +8,9 @@ import os
 import numpy as np
 import torch
 
-from distill.errors import ConfigError
-
 from distill.data.registry import DATA_INFO, DATASETS, DataInfo, ImageSet
 from distill.data.resize import resize_u8
+from distill.errors import ConfigError
 
 TEST_FRACTION = 0.2
 
