@@ -165,7 +165,8 @@ def test_a_pbt_sweep_killed_after_a_clone_resumes_without_losing_or_doubling_any
     resumed = cli(*args, "--resume", timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     trials = {r["trial_id"]: r for r in pq.read_table(os.path.join(experiment, "trials.parquet")).to_pylist()}
-    assert len(trials) == 4 and all(r["status"] == "ok" and r["epochs"] == 10 for r in trials.values())
+    assert len(trials) == 4 and all(r["status"] == "ok" and r["epochs"] == 10 for r in trials.values()), \
+        [(t, r["status"], r["epochs"], r["error"]) for t, r in trials.items()]
     rows = read_schedule_rows(os.path.join(experiment, SCHEDULES_FILE))
     by = {(r["trial_id"], r["epoch"]): r for r in rows}
     assert len(rows) == len(by) == 4 * 10   # every trial's every epoch, once
