@@ -44,4 +44,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from platform.command_exit import run_then_exit
+
+    run_then_exit(main)
