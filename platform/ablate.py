@@ -10,7 +10,7 @@ import sys
 
 from distill.cli_errors import exit_on_config_error
 from distill.errors import ConfigError
-from platform.experiment_run import add_common_args, launch, prepare
+from platform.experiment_run import add_common_args, launch, prepare, push_experiment
 from platform.ray_session import driver_environment
 from search_spaces import load_sweep
 
@@ -40,6 +40,7 @@ def main(argv=None) -> None:
         print()
         for path in written:
             print(f"wrote {path}")
+        push_experiment(args, experiment_dir)
     sys.exit(0)
 
 

@@ -6,7 +6,9 @@ is the interpreter tearing down the modules it imported: torch, Ray and Tune tog
 about a second of a 2-core machine to unwind, per command, after the results are out.
 Skipping that teardown changes nothing on disk or on screen: the standard streams and the
 logging handlers are flushed first. An exception that escapes ``main`` is not a result: it
-takes the normal path, traceback included."""
+takes the normal path, traceback included, and so does a command that never reached Ray
+(bad input, ``--list``): it has little to unwind, and it may be running inside another
+Python program (the tests run bad-input cases in their own process)."""
 import logging
 import os
 import sys
@@ -24,11 +26,17 @@ def exit_code(done: SystemExit) -> int:
 
 
 def run_then_exit(main: Callable[[], None]) -> None:
+    from platform.ray_session import connected_once
+
     try:
         main()
         code = 0
     except SystemExit as done:
+        if not connected_once():
+            raise
         code = exit_code(done)
+    if not connected_once():
+        return
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

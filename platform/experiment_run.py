@@ -201,11 +201,35 @@ def check_method_switch(spec, preset: str, overrides, fixed) -> None:
                                                "(or write one: README, 'Add a method')")
 
 
+def open_storage(args):
+    """``args.storage`` as a local folder: an ``s3://`` storage becomes its local copy, and
+    ``args.mirror`` uploads to it (``platform/storage_mirror.py``). The teacher store stays a
+    folder (``--teacher-store``, default: under the local copy)."""
+    from platform.storage_mirror import StorageMirror
+
+    if getattr(args, "mirror", None) is None:
+        try:
+            args.mirror = StorageMirror(args.storage)
+        except (OSError, ValueError) as err:
+            raise ConfigError("--storage", f"{args.storage}: {str(err).splitlines()[0]}") from None
+        args.storage = args.mirror.local
+    return args.mirror
+
+
+def push_experiment(args, experiment_dir: str) -> None:
+    """The experiment folder's new files to ``s3://`` storage (nothing for a folder)."""
+    mirror = getattr(args, "mirror", None)
+    if mirror is not None and mirror.remote:
+        mirror.push(experiment_dir)
+        print(f"experiment on {mirror.experiment_uri(experiment_dir)}", flush=True)
+
+
 def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     """Validate everything and create (or find) the experiment folder; no Ray yet."""
     from platform.experiment_dir import find_experiment_dir, new_experiment_dir, read_meta, write_meta
     from search_spaces import load_sweep
 
+    mirror = open_storage(args)
     spec = load_sweep(args.name)
     preset = spec.preset(args.preset)
     trials = getattr(args, "trials", None)
@@ -214,6 +238,10 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
     if getattr(args, "retry_failed", False) and not args.resume:
         raise ConfigError("--retry-failed", "re-runs the failed trials of an experiment; give it with --resume")
     if args.resume:
+        try:
+            mirror.pull()
+        except OSError as err:
+            raise ConfigError("--storage", f"{mirror.remote} cannot be read: {str(err).splitlines()[0]}") from None
         experiment_dir = find_experiment_dir(args.storage, spec.name, args.preset, args.experiment_name, kind)
         meta = read_meta(experiment_dir)
         from platform.resume_check import check_resume_checkpoints
@@ -240,6 +268,10 @@ def prepare(args, kind: str = "sweep", seeds: Optional[List[int]] = None):
         if exported:
             meta["exported_from"] = exported   # the configs rows took their values from
     write_meta(experiment_dir, meta)
+    try:
+        mirror.push(experiment_dir)   # an unwritable bucket is found here, before Ray
+    except OSError as err:
+        raise ConfigError("--storage", f"{mirror.remote} cannot be written: {str(err).splitlines()[0]}") from None
     return spec, experiment_dir, meta
 
 
@@ -265,6 +297,7 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     """Run (or resume) the Tune experiment; returns the trials.parquet rows. Ray is started
     before anything else imports it (``connect`` sets the driver's Ray settings first) and
     shut down once Tune is done."""
+    from distill.remote_files import join
     from platform.experiment_dir import TUNE_NAME
     from platform.ray_session import cluster_gpus, connect, disconnect
 
@@ -280,14 +313,16 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     # teachers first (trained as Ray tasks, or reused from the store), also on --resume
     variants = trial_variants(spec, meta["preset"], meta["fixed"], meta.get("seeds"))
     ensure_teachers(resolved_variants(meta["base"], variants), cpus, gpus)
-    if args.resume and can_restore(experiment_dir):
+    mirror = open_storage(args)
+    tune_storage = mirror.tune_storage(experiment_dir)
+    if args.resume and can_restore(tune_storage):
         keep_failures(experiment_dir, retry_failed=getattr(args, "retry_failed", False))
-        tuner = restore_tuner(experiment_dir, cpus, gpus, retry_failed=getattr(args, "retry_failed", False))
+        tuner = restore_tuner(tune_storage, cpus, gpus, retry_failed=getattr(args, "retry_failed", False))
     else:
         tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
                             cpus, gpus, args.max_failures, seeds=meta.get("seeds"),
-                            optuna_storage=meta.get("optuna_storage"))
-    tune_dir = os.path.join(experiment_dir, TUNE_NAME)
+                            optuna_storage=meta.get("optuna_storage"), tune_storage=tune_storage, mirror=mirror)
+    tune_dir = join(tune_storage, TUNE_NAME)
     # Tune's own lines are off (platform/ray_session.py): ours say where its experiment is
     print(f"tune: {tune_dir}", flush=True)
     try:

@@ -102,23 +102,33 @@ def export_ablation_rows(experiment_dir: str, out_dir: str = None):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    parser.add_argument("experiment", help="an experiment folder written by platform.sweep")
+    parser.add_argument("experiment", help="an experiment folder written by platform.sweep (or its s3:// URI)")
     parser.add_argument("--top", type=int, default=1, help="how many of the best trials to export (default 1)")
-    parser.add_argument("--out", help="output folder (default: EXPERIMENT/exported)")
+    parser.add_argument("--out", help="output folder or s3:// URI (default: EXPERIMENT/exported)")
     parser.add_argument("--from-ablation", action="store_true", help="the best configuration of each table row")
     args = parser.parse_args(argv)
     with exit_on_config_error(PROG):
-        if args.from_ablation:
-            written, metric = export_ablation_rows(args.experiment, args.out)
-            for path, row_label, column, value in written:
-                where = f", column {column}" if column else ""
-                print(f"{path}  (row {row_label}{where}: mean {metric} = {value:.4g})")
-            return
+        from platform.storage_mirror import local_experiment, local_output
+
         if args.top < 1:
             raise ConfigError("--top", f"must be >= 1, got {args.top}")
-        written, meta = export_top(args.experiment, args.top, args.out)
-        for path, row in written:
-            print(f"{path}  ({meta['metric']} = {row[meta['metric']]:.4g}, trial {row['trial_id']})")
+        # s3:// experiments and outputs: read from and written back to their local copies
+        experiment, push_experiment = local_experiment(args.experiment)
+        out, push_out = local_output(args.out)
+        if args.from_ablation:
+            written, metric = export_ablation_rows(experiment, out)
+            lines = [f"{path}  (row {row_label}{', column ' + str(column) if column else ''}: mean {metric} = "
+                     f"{value:.4g})" for path, row_label, column, value in written]
+        else:
+            written, meta = export_top(experiment, args.top, out)
+            lines = [f"{path}  ({meta['metric']} = {row[meta['metric']]:.4g}, trial {row['trial_id']})"
+                     for path, row in written]
+        push_experiment()
+        push_out()
+        for line in lines:
+            print(line)
+        if args.out and out != args.out:
+            print(f"uploaded to {args.out}")
 
 
 if __name__ == "__main__":

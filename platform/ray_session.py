@@ -37,8 +37,16 @@ def driver_environment(address: Optional[str] = None) -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
+_connected = []   # set once this process has started or joined Ray
+
+
+def connected_once() -> bool:
+    return bool(_connected)
+
+
 def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> None:
     driver_environment(address)
+    _connected.append(True)
     import ray
 
     # a snapshot per checkpoint is what keeping only the last two checkpoints costs; it is cheap here

@@ -205,7 +205,8 @@ def report_experiment(experiment_dir: str, latex: bool = False, metric: Optional
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    parser.add_argument("experiment", nargs="?", help="an experiment folder written by platform.sweep or platform.ablate")
+    parser.add_argument("experiment", nargs="?", help="an experiment folder written by platform.sweep or platform.ablate "
+                                                      "(or its s3:// URI)")
     parser.add_argument("--compare", nargs=2, metavar=("EXP_A", "EXP_B"),
                         help="two experiments of one sweep side by side: per table cell A - B with its interval")
     parser.add_argument("--latex", action="store_true", help="also write the table as LaTeX")
@@ -222,7 +223,11 @@ def main(argv=None) -> None:
             return
         if not args.experiment:
             raise ConfigError("EXPERIMENT", "give an experiment folder (or --compare EXP_A EXP_B)")
-        text, written = report_experiment(args.experiment, args.latex, args.metric)
+        from platform.storage_mirror import local_experiment
+
+        folder, push = local_experiment(args.experiment)   # an s3:// experiment: read and written back
+        text, written = report_experiment(folder, args.latex, args.metric)
+        push()
         print(text)
         print()
         for path in written:

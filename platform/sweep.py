@@ -9,7 +9,7 @@ import os
 import sys
 
 from distill.cli_errors import exit_on_config_error
-from platform.experiment_run import add_common_args, launch, prepare
+from platform.experiment_run import add_common_args, launch, prepare, push_experiment
 from platform.ray_session import driver_environment
 
 PROG = "python -m platform.sweep"
@@ -45,6 +45,7 @@ def run(args) -> int:
     for line in unrun_lines(spec.points_for(meta["preset"], meta["fixed"]), rows):
         print(line)
     best = write_best_config(rows, metric, mode, experiment_dir)
+    push_experiment(args, experiment_dir)
     if best is None:
         print("no trial finished with a value for", metric)
         return 1

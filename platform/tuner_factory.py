@@ -9,7 +9,9 @@ from ray import tune
 
 from distill.errors import ConfigError
 
+from distill.remote_files import join
 from platform.experiment_dir import OPTUNA_FILE, TUNE_NAME
+from platform.mirror_push import MirrorPush
 from platform.progress_line import ProgressLine
 from platform.schedule_records import ScheduleRecorder
 from platform.trial_records import TrialRecorder
@@ -119,7 +121,8 @@ def scheduler_for(spec, epochs: int):
 
 def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], experiment_dir: str, trials: int,
                 cpus: float, gpus: float, max_failures: int, seeds: Optional[List[int]] = None,
-                optuna_storage: Optional[str] = None) -> tune.Tuner:
+                optuna_storage: Optional[str] = None, tune_storage: Optional[str] = None,
+                mirror=None) -> tune.Tuner:
     """A sweep (grid or Optuna search) or, with ``seeds``, an ablation: every grid point
     (or enqueued point of a search) crossed with the seeds, each run exactly once."""
     space = spec.space_for(preset, fixed)
@@ -156,22 +159,23 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
                                     scheduler=scheduler, num_samples=num_samples, reuse_actors=True,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
-            name=TUNE_NAME, storage_path=experiment_dir, verbose=0,
+            name=TUNE_NAME, storage_path=tune_storage or experiment_dir, verbose=0,
             callbacks=[TrialRecorder(experiment_dir), ScheduleRecorder(experiment_dir),
-                       ProgressLine(spec.primary_metric, spec.primary_mode, total)],
+                       ProgressLine(spec.primary_metric, spec.primary_mode, total)]
+            + ([MirrorPush(mirror, experiment_dir)] if mirror is not None and mirror.remote else []),
             failure_config=tune.FailureConfig(max_failures=max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=checkpoints_to_keep(spec))),
     )
 
 
-def restore_tuner(experiment_dir: str, cpus: float, gpus: float, retry_failed: bool = False) -> tune.Tuner:
+def restore_tuner(tune_storage: str, cpus: float, gpus: float, retry_failed: bool = False) -> tune.Tuner:
     """Unfinished trials continue from their checkpoints; trials that ended in an error
     (a dead worker, an exception; not a diverged run, which ends normally with its reason)
     run again from their last checkpoint only with ``retry_failed``."""
-    path = os.path.join(experiment_dir, TUNE_NAME)
+    path = join(tune_storage, TUNE_NAME)
     return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus),
                               resume_unfinished=True, resume_errored=retry_failed)
 
 
-def can_restore(experiment_dir: str) -> bool:
-    return tune.Tuner.can_restore(os.path.join(experiment_dir, TUNE_NAME))
+def can_restore(tune_storage: str) -> bool:
+    return tune.Tuner.can_restore(join(tune_storage, TUNE_NAME))

@@ -39,7 +39,9 @@ def test_a_local_ray_shuts_down_whole_its_monitor_killed_first():
 
 def test_a_command_ending_without_teardown_keeps_its_output_and_exit_status():
     body = ("import sys\n"
+            "from platform import ray_session\n"
             "from platform.command_exit import run_then_exit\n"
+            "ray_session._connected.append(True)   # as connect() records it: this process ran Ray\n"
             "def main():\n"
             "    print('unflushed', end='')\n"
             "    sys.stderr.write('err')\n"
@@ -58,3 +60,15 @@ def test_an_exception_in_a_command_still_ends_with_its_traceback():
                   "run_then_exit(main)\n")
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "RuntimeError: a bug, not a result" in done.stderr
+
+
+def test_a_command_that_never_reached_ray_exits_the_normal_way_so_it_can_run_inside_another_program():
+    done = python("from platform.command_exit import run_then_exit\n"
+                  "import sys\n"
+                  "def main():\n"
+                  "    sys.exit(2)\n"
+                  "try:\n"
+                  "    run_then_exit(main)\n"
+                  "except SystemExit as done:\n"
+                  "    print('still here', done.code)\n")
+    assert (done.returncode, done.stdout.strip()) == (0, "still here 2")

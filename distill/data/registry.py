@@ -132,13 +132,29 @@ def select_attribute(sets: Tuple[ImageSet, ...], names, data_cfg) -> Tuple[Image
     return tuple(out)
 
 
+def local_root(root):
+    """``data.root`` as the loaders read it: an S3 prefix (``s3://bucket/datasets/cifar100``) is
+    copied to this node's disk once (``distill/remote_files.py``) and the copy is read; the
+    loaders' own caches are written beside it. A folder path is returned as it is."""
+    from distill.remote_files import exists, is_remote, stage
+
+    if not is_remote(root):
+        return root
+    try:
+        if not exists(root):
+            raise ConfigError("data.root", f"{root} holds no files; expected the data set's folder layout under it")
+        return stage(root, "datasets")[0]
+    except OSError as err:   # no credentials, no such bucket, no network: pyarrow's own one-line reason
+        raise ConfigError("data.root", f"{root} cannot be read: {str(err).splitlines()[0]}") from None
+
+
 def load_splits(data_cfg) -> Splits:
     """Load ``data_cfg.name`` and split it; each data set's loader returns (train, test, meta).
     Normalisation comes from the training split, unless the loader's meta fixes ``mean`` and ``std``
     (the published constants of a reference pipeline, e.g. MNIST's 0.1307 / 0.3081). An attribute
     set (meta ``attributes``) is labelled by ``data.attribute`` first, so subsets stratify by it."""
     loader = DATASETS.get(data_cfg.name, "data.name")
-    train, test, meta = loader(data_cfg.root)
+    train, test, meta = loader(local_root(data_cfg.root))
     meta = dict(meta)
     fixed = meta.pop("mean", None), meta.pop("std", None)
     train, test = select_attribute((train, test), meta.pop("attributes", None), data_cfg)
@@ -161,7 +177,7 @@ def check_data(data_cfg) -> None:
     check_attribute(data_cfg)
     for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
         if name and name in DATA_CHECKS:
-            DATA_CHECKS.get(name)(data_cfg.root)
+            DATA_CHECKS.get(name)(local_root(data_cfg.root))
 
 
 _READ: set = set()   # (name, root) pairs this process has read whole
@@ -177,5 +193,5 @@ def check_contents(data_cfg) -> None:
     for name in (data_cfg.name, getattr(data_cfg, "transfer", None)):
         key = (name, data_cfg.root)
         if name and key not in _READ:
-            DATASETS.get(name, "data.name")(data_cfg.root)
+            DATASETS.get(name, "data.name")(local_root(data_cfg.root))
             _READ.add(key)

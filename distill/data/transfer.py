@@ -5,13 +5,13 @@ rejects a method that reads labels. The run's own data set still gives the
 validation and test splits, the normalisation and the augmentation, so the
 student is judged exactly as the others of its table. The transfer set's files
 are looked up under the same ``data.root``."""
-from distill.data.registry import DATA_INFO, DATASETS, ImageSet
+from distill.data.registry import DATA_INFO, DATASETS, ImageSet, local_root
 from distill.errors import ConfigError
 
 
 def transfer_images(data_cfg) -> ImageSet:
     """The transfer set's whole training split (its held-out test images are not used)."""
-    train, _, _ = DATASETS.get(data_cfg.transfer, "data.transfer")(data_cfg.root)
+    train, _, _ = DATASETS.get(data_cfg.transfer, "data.transfer")(local_root(data_cfg.root))
     return train
 
 
