@@ -18,7 +18,9 @@ def add_common_args(parser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the newest (or --name) experiment of this sweep")
     parser.add_argument("--name", dest="experiment_name", help="experiment folder name (default: SWEEP-PRESET-TIMESTAMP)")
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--storage", default="experiments", help="folder for experiments (default: ./experiments)")
+    parser.add_argument("--storage", default=os.environ.get("DISTILLERY_STORAGE") or "experiments",
+                        help="folder or s3:// URI for experiments (default: $DISTILLERY_STORAGE, which a cluster's "
+                             "head sets to its bucket, else ./experiments)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override of the engine config for every trial, e.g. train.epochs=3")
     parser.add_argument("--cpus-per-trial", type=float, help="default: the sweep's, else 1")
