@@ -4,7 +4,10 @@ exactly what determines its weights. Every trial (and every later sweep under
 the same store) that needs the same teacher finds it by the same key.
 
 A store entry is finished when its ``teacher.yaml`` exists; it is written last,
-so a half-trained teacher (a killed driver) is resumed, never taken as done."""
+so a half-trained teacher (a killed driver) is resumed, never taken as done. A store
+may be an S3 prefix: the teacher is trained on a node's disk and uploaded with
+``teacher.yaml`` last, and each node that needs it stages the finished entry once
+(``distill/remote_files.py``) and reads its copy."""
 import copy
 import functools
 import hashlib
@@ -54,8 +57,18 @@ def teacher_key(config) -> str:
 
 
 def teacher_dir(config) -> str:
+    from distill.remote_files import is_remote, join
+
     raw = _as_dict(config)
-    return os.path.join(raw["teacher"]["store"], teacher_key(raw))
+    store = raw["teacher"]["store"]
+    return join(store, teacher_key(raw)) if is_remote(store) else os.path.join(store, teacher_key(raw))
+
+
+def local_teacher_dir(folder: str) -> str:
+    """A finished store entry as a folder on this node: an S3 entry is staged here once."""
+    from distill.remote_files import is_remote, stage
+
+    return stage(folder, "teachers")[0] if is_remote(folder) else folder
 
 
 def teacher_needs_training(config) -> bool:
@@ -105,7 +118,7 @@ def check_stored_checkpoint(config) -> None:
     ``teacher.yaml``): a file changed since (cut short, replaced) is one line saying how to retrain."""
     import yaml
 
-    folder = teacher_dir(config)
+    folder = local_teacher_dir(teacher_dir(config))
     with open(os.path.join(folder, FINISHED_FILE)) as fh:
         entry = yaml.safe_load(fh) or {}
     path = os.path.join(folder, "checkpoint", CHECKPOINT_FILE)
@@ -120,6 +133,10 @@ def check_stored_checkpoint(config) -> None:
 
 
 def is_finished(folder: str) -> bool:
+    from distill.remote_files import exists, is_remote, join
+
+    if is_remote(folder):
+        return exists(join(folder, FINISHED_FILE))
     return os.path.isfile(os.path.join(folder, FINISHED_FILE))
 
 
@@ -142,4 +159,4 @@ def resolve_teacher_checkpoint(config) -> Optional[str]:
                                                       f"yet in {teacher['store']}; the sweep driver trains it before "
                                                       "the trials")
     check_stored_checkpoint(raw)
-    return os.path.join(folder, "checkpoint", CHECKPOINT_FILE)
+    return os.path.join(local_teacher_dir(folder), "checkpoint", CHECKPOINT_FILE)

@@ -137,7 +137,9 @@ def validated_base(args, spec, seeds: Optional[List[int]] = None):
     preset = spec.preset(args.preset)
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
-    base = with_store(base, args.teacher_store or default_store(args.storage), preset.teacher_epochs)
+    # with s3:// storage the teachers live there too, where every node finds them
+    storage = getattr(getattr(args, "mirror", None), "remote", None) or args.storage
+    base = with_store(base, args.teacher_store or default_store(storage), preset.teacher_epochs)
     check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
     cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))

@@ -2,7 +2,10 @@
 (``O_CREAT | O_EXCL``, which shared filesystems such as NFSv3+ and EFS honour), holding the
 owner's host, pid and start time. The owner refreshes its mtime while it trains; a claim whose
 owner is gone (the same host and its pid dead, or no refresh for ``STALE_SECONDS``) is stale
-and may be taken over, the half-trained teacher then resumed from its checkpoint."""
+and may be taken over, the half-trained teacher then resumed from its checkpoint. A store on
+S3 (which has no create-if-absent a driver can use) keeps its claims on this machine's disk,
+beside its local copies: drivers on one head still take turns; give drivers on several
+machines a shared folder as their store."""
 import json
 import os
 import socket
@@ -13,13 +16,19 @@ CLAIM_FILE = "claim.json"
 STALE_SECONDS = 90.0    # several refresh intervals of the owner's wait loop
 
 
+def claim_folder(folder: str) -> str:
+    from distill.remote_files import is_remote, local_copy_path
+
+    return local_copy_path(folder, "teacher-claims") if is_remote(folder) else folder
+
+
 def claim_path(folder: str) -> str:
-    return os.path.join(folder, CLAIM_FILE)
+    return os.path.join(claim_folder(folder), CLAIM_FILE)
 
 
 def try_claim(folder: str) -> bool:
     """Claim ``folder`` for this process; False when another claim exists."""
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(claim_folder(folder), exist_ok=True)
     try:
         fd = os.open(claim_path(folder), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:

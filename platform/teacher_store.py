@@ -15,7 +15,9 @@ CLAIM_REFRESH_SECONDS = 10.0
 
 
 def default_store(storage: str) -> str:
-    return os.path.join(os.path.abspath(storage), STORE_DIR)
+    from distill.remote_files import is_remote, join
+
+    return join(storage, STORE_DIR) if is_remote(storage) else os.path.join(os.path.abspath(storage), STORE_DIR)
 
 
 def with_store(base: dict, store: str, teacher_epochs) -> dict:
@@ -24,7 +26,9 @@ def with_store(base: dict, store: str, teacher_epochs) -> dict:
     teacher = base.get("teacher")
     if not teacher:
         return base
-    teacher["store"] = os.path.abspath(store)
+    from distill.remote_files import is_remote
+
+    teacher["store"] = store if is_remote(store) else os.path.abspath(store)
     if not teacher.get("optim"):
         teacher["optim"] = dict(base.get("optim") or {})
     if not teacher.get("checkpoint") and not teacher.get("epochs") and teacher_epochs:

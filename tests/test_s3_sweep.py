@@ -56,3 +56,30 @@ def test_s3_storage_round_trips_a_sweep_its_journal_an_export_and_a_resume(monke
         assert os.path.getsize(os.path.join(local, "optuna.journal")) == len(journal)   # the journal came back
         again = pq.read_table(f"{uri}/trials.parquet").to_pylist()
         assert sorted(r["trial_id"] for r in again) == sorted(r["trial_id"] for r in rows)   # nothing ran twice
+
+
+def test_s3_teachers_are_trained_once_into_the_bucket_and_staged_by_every_later_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("DISTILL_CACHE", str(tmp_path / "head-disk"))
+    with s3_endpoint(monkeypatch, (BUCKET,)) as s3:
+        storage = f"s3://{BUCKET}/experiments"
+        small = ["--set", "train.epochs=1", "--set", "data.train_limit=64", "--set", "teacher.epochs=1",
+                 "--set", "train.eval_test=false"]
+        first = cli("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--num-cpus", "1",
+                    "--storage", storage, *small)
+        assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+        assert "training teacher resnet14" in first.stdout
+        stored = keys(s3, BUCKET, "experiments/teachers/")
+        [entry] = [k for k in stored if k.endswith("/teacher.yaml")]
+        folder = entry[:-len("teacher.yaml")]
+        assert f"{folder}checkpoint/checkpoint.pt" in stored
+        recorded = yaml.safe_load(s3.get_object(Bucket=BUCKET, Key=entry)["Body"].read())
+        assert recorded["checkpoint"] == f"s3://{BUCKET}/{folder}checkpoint/checkpoint.pt"
+
+        # another head (nothing on its disk): the teacher is found in the bucket, staged, not trained again
+        monkeypatch.setenv("DISTILL_CACHE", str(tmp_path / "other-head"))
+        second = cli("platform.sweep", "kd_temperature", "--preset", "smoke", "--trials", "1", "--num-cpus", "1",
+                     "--storage", storage, *small)
+        assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
+        assert "reusing teacher resnet14" in second.stdout and "training teacher" not in second.stdout
+        assert os.path.isfile(os.path.join(str(tmp_path / "other-head"), "teachers", "s3", BUCKET, *folder.split("/"),
+                                           "checkpoint", "checkpoint.pt"))

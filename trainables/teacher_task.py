@@ -3,12 +3,15 @@ resources (so on a cluster it runs on a GPU worker, not on the driver's head).
 It resumes from its own checkpoint, and writes ``teacher.yaml`` last: a killed
 driver's half-trained teacher is continued, never taken as finished. Before it, the
 teacher's activation statistics (``distill/activation_stats.py``: the meta-data that
-Lopes et al.'s data-free baseline needs) are recorded beside the checkpoint."""
+Lopes et al.'s data-free baseline needs) are recorded beside the checkpoint. A store on
+S3: the teacher trains in a folder on this node's disk, which is then uploaded, its
+``teacher.yaml`` last."""
 import os
 
 from distill.activation_stats import STATS_FILE, compute_stats, save_stats
 from distill.atomic_write import write_yaml
 from distill.checkpoint import CHECKPOINT_FILE
+from distill.remote_files import is_remote, join, local_copy_path, upload
 from distill.teachers import FINISHED_FILE, file_digest, teacher_dir, teacher_key, teacher_training_config
 
 
@@ -20,7 +23,9 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
     from distill.config import config_from_dict
     from distill.trainer import Trainer
 
-    folder = teacher_dir(config)
+    store_folder = teacher_dir(config)
+    remote = is_remote(store_folder)
+    folder = local_copy_path(store_folder, "teacher-training") if remote else store_folder
     raw = teacher_training_config(config)
     raw.setdefault("train", {})["threads"] = threads
     trainer = Trainer(config_from_dict(raw), output_dir=folder)
@@ -41,5 +46,12 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
              "checkpoint": checkpoint, "checkpoint_size": os.path.getsize(checkpoint),
              "checkpoint_sha256": file_digest(checkpoint),
              "activation_stats": stats if os.path.exists(stats) else None}
+    if remote:   # where every node will find them, not this node's copy
+        entry["checkpoint"] = join(store_folder, "checkpoint", CHECKPOINT_FILE)
+        entry["activation_stats"] = join(store_folder, "checkpoint", STATS_FILE) if entry["activation_stats"] else None
+        sent: dict = {}
+        upload(folder, store_folder, exclude=(FINISHED_FILE,), sent=sent)
     write_yaml(os.path.join(folder, FINISHED_FILE), entry)
+    if remote:
+        upload(folder, store_folder, sent=sent)   # only teacher.yaml is new: the entry is finished from now on
     return entry
