@@ -136,10 +136,14 @@ def local_root(root):
     """``data.root`` as the loaders read it: an S3 prefix (``s3://bucket/datasets/cifar100``) is
     copied to this node's disk once (``distill/remote_files.py``) and the copy is read; the
     loaders' own caches are written beside it. A folder path is returned as it is."""
-    from distill.remote_files import exists, is_remote, stage
+    import os
+
+    from distill.remote_files import exists, is_remote, local_copy_path, stage
 
     if not is_remote(root):
         return root
+    if os.path.isdir(local_copy_path(root, "datasets")):   # staged before: no listing of the prefix per trial
+        return local_copy_path(root, "datasets")
     try:
         if not exists(root):
             raise ConfigError("data.root", f"{root} holds no files; expected the data set's folder layout under it")
