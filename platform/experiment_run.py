@@ -310,7 +310,7 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     from platform.sweep_summary import rows_from_results
     from platform.teacher_store import ensure_teachers
     from platform.trial_resources import resolve_request
-    from platform.tuner_factory import build_tuner, can_restore, restore_tuner
+    from platform.tuner_factory import build_tuner, can_restore, param_space_for, restore_tuner
 
     cpus, gpus = resolve_request(args.cpus_per_trial, args.gpus_per_trial, spec, meta["base"], cluster_gpus())
     print(f"resources per trial: {cpus:g} CPU, {gpus:g} GPU", flush=True)
@@ -321,7 +321,9 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     tune_storage = mirror.tune_storage(experiment_dir)
     if args.resume and can_restore(tune_storage):
         keep_failures(experiment_dir, retry_failed=getattr(args, "retry_failed", False))
-        tuner = restore_tuner(tune_storage, cpus, gpus, retry_failed=getattr(args, "retry_failed", False))
+        tuner = restore_tuner(tune_storage, cpus, gpus, retry_failed=getattr(args, "retry_failed", False),
+                              param_space=param_space_for(spec, meta["preset"], meta["base"], meta["fixed"],
+                                                          meta.get("seeds")))
     else:
         tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
                             cpus, gpus, args.max_failures, seeds=meta.get("seeds"),

@@ -119,6 +119,26 @@ def scheduler_for(spec, epochs: int):
     return None
 
 
+def param_space_for(spec, preset: str, base: Dict[str, Any], fixed: List[str],
+                    seeds: Optional[List[int]] = None) -> Dict[str, Any]:
+    """What every trial's config is made from: the resolved base, the trial options and, for
+    grids, ablations and PBT, the variants. Built again from ``experiment.yaml`` on --resume:
+    Tune (2.60) does not keep it in its own state (``tuner.pkl``), so a driver killed after
+    Tune wrote that file and before it saved its searcher would resume into trials without
+    their configs."""
+    space = spec.space_for(preset, fixed)
+    param_space: Dict[str, Any] = {BASE_KEY: base, OPTIONS_KEY: {"oom_half_batch": spec.oom_half_batch}}
+    if seeds is not None:
+        param_space[VARIANT_KEY] = tune.grid_search(ablation_variants(spec, preset, fixed))
+        param_space["seed"] = tune.grid_search(list(seeds))
+    elif spec.sampler == "pbt":
+        param_space[VARIANT_KEY] = {key: tune_domain(param) for key, param in space.items()}
+        param_space[OPTIONS_KEY]["record"] = sorted(space)   # the trials report these every epoch
+    elif spec.sampler == "grid":
+        param_space[VARIANT_KEY] = tune.grid_search(sweep_grid(spec, preset, fixed))
+    return param_space
+
+
 def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], experiment_dir: str, trials: int,
                 cpus: float, gpus: float, max_failures: int, seeds: Optional[List[int]] = None,
                 optuna_storage: Optional[str] = None, tune_storage: Optional[str] = None,
@@ -126,23 +146,18 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
     """A sweep (grid or Optuna search) or, with ``seeds``, an ablation: every grid point
     (or enqueued point of a search) crossed with the seeds, each run exactly once."""
     space = spec.space_for(preset, fixed)
-    param_space: Dict[str, Any] = {BASE_KEY: base, OPTIONS_KEY: {"oom_half_batch": spec.oom_half_batch}}
+    param_space = param_space_for(spec, preset, base, fixed, seeds)
     search_alg, scheduler, num_samples = None, None, 1
     if seeds is not None:
-        param_space[VARIANT_KEY] = tune.grid_search(ablation_variants(spec, preset, fixed))
-        param_space["seed"] = tune.grid_search(list(seeds))
         total = len(param_space[VARIANT_KEY]["grid_search"]) * len(seeds)
     elif spec.sampler == "pbt":
         from ray.tune.search import BasicVariantGenerator
 
-        param_space[VARIANT_KEY] = {key: tune_domain(param) for key, param in space.items()}
-        param_space[OPTIONS_KEY]["record"] = sorted(space)   # the trials report these every epoch
         # the population's first values, drawn with the sweep's seed
         search_alg = BasicVariantGenerator(random_state=spec.seed)
         scheduler = pbt_scheduler(spec, space)
         num_samples = total = trials
     elif spec.sampler == "grid":
-        param_space[VARIANT_KEY] = tune.grid_search(sweep_grid(spec, preset, fixed))
         total = len(param_space[VARIANT_KEY]["grid_search"])
     else:
         search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler,
@@ -168,13 +183,14 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
     )
 
 
-def restore_tuner(tune_storage: str, cpus: float, gpus: float, retry_failed: bool = False) -> tune.Tuner:
+def restore_tuner(tune_storage: str, cpus: float, gpus: float, retry_failed: bool = False,
+                  param_space: Optional[Dict[str, Any]] = None) -> tune.Tuner:
     """Unfinished trials continue from their checkpoints; trials that ended in an error
     (a dead worker, an exception; not a diverged run, which ends normally with its reason)
     run again from their last checkpoint only with ``retry_failed``."""
     path = join(tune_storage, TUNE_NAME)
     return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus),
-                              resume_unfinished=True, resume_errored=retry_failed)
+                              resume_unfinished=True, resume_errored=retry_failed, param_space=param_space)
 
 
 def can_restore(tune_storage: str) -> bool:
