@@ -131,9 +131,17 @@ class TrialRecorder(tune.Callback):
         write_rows(self.path, list(self.rows.values()))
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        # beside the trial's results in the experiment storage (a local or mounted path)
+        # beside the trial's results in the experiment storage: a folder, or S3 through Tune's own file system
+        resolved = resolve_trial_config(trial.config)
         if os.path.isabs(trial.path):
-            write_yaml(os.path.join(trial.path, RESOLVED_CONFIG_FILE), resolve_trial_config(trial.config))
+            write_yaml(os.path.join(trial.path, RESOLVED_CONFIG_FILE), resolved)
+        else:
+            import yaml
+
+            filesystem = trial.storage.storage_filesystem
+            filesystem.create_dir(trial.path, recursive=True)
+            with filesystem.open_output_stream(f"{trial.path}/{RESOLVED_CONFIG_FILE}") as out:
+                out.write(yaml.safe_dump(resolved, sort_keys=False).encode())
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.record(trial.trial_id, trial.config, trial.last_result)

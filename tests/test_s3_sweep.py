@@ -32,6 +32,10 @@ def test_s3_storage_round_trips_a_sweep_its_journal_an_export_and_a_resume(monke
         for name in ("experiment.yaml", "optuna.journal", "trials.parquet", "best_config.yaml"):
             assert f"experiments/dml-on-s3/{name}" in stored, stored
         assert any(k.startswith("experiments/dml-on-s3/tune/") for k in stored)   # Tune wrote its part there
+        configs = [k for k in stored if k.endswith("/resolved_config.yaml")]   # beside each trial's results
+        assert len(configs) == 2, stored
+        resolved = yaml.safe_load(s3.get_object(Bucket=BUCKET, Key=configs[0])["Body"].read())
+        assert resolved["method"]["name"] == "dml" and resolved["train"]["epochs"] == 1
         rows = pq.read_table(f"{uri}/trials.parquet").to_pylist()   # pyarrow's S3 file system reads it
         assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
         journal = s3.get_object(Bucket=BUCKET, Key="experiments/dml-on-s3/optuna.journal")["Body"].read()
