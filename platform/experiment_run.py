@@ -310,6 +310,7 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     from platform.sweep_summary import rows_from_results
     from platform.teacher_store import ensure_teachers
     from platform.trial_resources import resolve_request
+    from platform.tune_snapshot import resume_line, set_aside_cut_short
     from platform.tuner_factory import build_tuner, can_restore, param_space_for, restore_tuner
 
     cpus, gpus = resolve_request(args.cpus_per_trial, args.gpus_per_trial, spec, meta["base"], cluster_gpus())
@@ -319,7 +320,16 @@ def launch(args, spec, experiment_dir: str, meta: dict):
     ensure_teachers(resolved_variants(meta["base"], variants), cpus, gpus)
     mirror = open_storage(args)
     tune_storage = mirror.tune_storage(experiment_dir)
-    if args.resume and can_restore(tune_storage):
+    restorable = args.resume and can_restore(tune_storage)
+    if restorable:
+        moved, kept = set_aside_cut_short(join(tune_storage, TUNE_NAME))
+        if moved or kept is None:
+            print(resume_line(join(tune_storage, TUNE_NAME), moved, kept), flush=True)
+        # no complete snapshot: Tune's own restart-after-a-failed-restore would plan one trial
+        # (2.60 passes no num_samples on restore), so the run is built again over the same
+        # folder and study (the study closes the killed driver's trials and counts the rest)
+        restorable = kept is not None
+    if restorable:
         keep_failures(experiment_dir, retry_failed=getattr(args, "retry_failed", False))
         tuner = restore_tuner(tune_storage, cpus, gpus, retry_failed=getattr(args, "retry_failed", False),
                               param_space=param_space_for(spec, meta["preset"], meta["base"], meta["fixed"],

@@ -65,10 +65,10 @@ def _grouped_tpe(seed):
 
 
 def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str, sampler_name: str,
-                  storage_url: Optional[str] = None):
+                  storage_url: Optional[str] = None, planned: Optional[int] = None):
     import optuna
 
-    from platform.study_searcher import StudySearcher
+    from platform.study_searcher import StudySearcher, points_not_in_study
 
     samplers = {
         # group=True: multivariate TPE that also handles conditional (define-by-run) spaces
@@ -77,10 +77,14 @@ def optuna_search(spec, space, points: List[Dict[str, Any]], experiment_dir: str
         "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
     }
     storage = optuna_storage(experiment_dir, storage_url)
+    if points and not storage_url:   # a shared database study: each driver enqueues its own
+        points = points_not_in_study(storage, spec.name, points)
     metric, mode = (spec.metrics, spec.modes) if spec.multi_objective else (spec.primary_metric, spec.primary_mode)
     return StudySearcher(space=SpaceFunction(space, spec.space_function), metric=metric, mode=mode,
                          sampler=samplers[sampler_name](seed=spec.seed), storage=storage,
-                             study_name=spec.name, points_to_evaluate=points or None)
+                         study_name=spec.name, points_to_evaluate=points or None,
+                         experiment=os.path.basename(os.path.normpath(experiment_dir)), planned=planned,
+                         shared=bool(storage_url))
 
 
 def tune_domain(param):
@@ -161,7 +165,7 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
         total = len(param_space[VARIANT_KEY]["grid_search"])
     else:
         search_alg = optuna_search(spec, space, spec.points_for(preset, fixed), experiment_dir, spec.sampler,
-                                   optuna_storage)
+                                   optuna_storage, planned=trials)
         scheduler = scheduler_for(spec, base["train"]["epochs"])
         num_samples = total = trials
     single = not spec.multi_objective

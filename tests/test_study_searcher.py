@@ -7,18 +7,19 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from platform.study_searcher import StudySearcher, stopped_early
+from platform.study_searcher import EXPERIMENT_ATTR, StudySearcher, points_not_in_study, stopped_early
+from ray.tune.search import Searcher
 from search_spaces.define_by_run import SpaceFunction
 from search_spaces.sweep_spec import ParamSpec
 
 SPACE = {"method.temperature": ParamSpec(type="float", low=1.0, high=8.0)}
 
 
-def searcher(tmp_path, name="s", points=None):
+def searcher(tmp_path, name="s", points=None, **kwargs):
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
     return StudySearcher(space=SpaceFunction(SPACE), metric="val_acc.net0", mode="max",
                          sampler=optuna.samplers.RandomSampler(seed=0), storage=storage, study_name=name,
-                         points_to_evaluate=points)
+                         points_to_evaluate=points, **kwargs)
 
 
 def result(epoch, planned, acc):
@@ -100,6 +101,45 @@ def test_an_orphaned_point_is_enqueued_again_and_runs_before_new_samples(tmp_pat
     complete = [t.params["method.temperature"] for t in restored._ot_study.get_trials(states=(TrialState.COMPLETE,))]
     assert sorted(complete) == [2.0, 3.0, 4.0]                  # every point once; nothing left running
     assert not restored._ot_study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_a_tune_run_started_again_closes_the_killed_drivers_trials_and_runs_only_the_rest(tmp_path):
+    """Tune's state was lost with the kill (no complete snapshot), so Tune starts the run again
+    with the searcher it pickled at the start: the study's running trial is closed and its
+    point enqueued again, and the trials the study already holds count toward the plan."""
+    points = [{"method.temperature": t} for t in (2.0, 3.0)]
+    first = searcher(tmp_path, points=points, experiment="exp", planned=3)
+    assert first.suggest("a") == {"method.temperature": 2.0}
+    first.on_trial_complete("a", result(4, 4, 60.0))
+    assert first.suggest("b") == {"method.temperature": 3.0}     # then the driver is killed
+    again = searcher(tmp_path, experiment="exp", planned=3)     # Tune's pickled, never-restored searcher
+    assert again.suggest("c") == {"method.temperature": 3.0}     # the orphan's point, first
+    assert states(again) == [TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING]
+    third = again.suggest("d")
+    assert third not in (Searcher.FINISHED, None)
+    assert again.suggest("e") == Searcher.FINISHED              # a (done), c, d: the plan of 3
+    for trial_id in ("c", "d"):
+        again.on_trial_complete(trial_id, result(4, 4, 50.0))
+    complete = again._ot_study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 3 and all(t.user_attrs[EXPERIMENT_ATTR] == "exp" for t in complete)
+
+
+def test_a_shared_study_leaves_other_experiments_trials_alone(tmp_path):
+    mine = searcher(tmp_path, experiment="mine", planned=1, shared=True)
+    other = searcher(tmp_path, experiment="other", planned=1, shared=True)
+    other.suggest("o")                                          # another driver's running trial
+    assert mine.suggest("m") not in (Searcher.FINISHED, None)   # its trial takes no slot of ours
+    assert states(mine) == [TrialState.RUNNING, TrialState.RUNNING]
+    assert mine.suggest("n") == Searcher.FINISHED
+
+
+def test_points_already_in_the_study_are_not_enqueued_again(tmp_path):
+    points = [{"method.temperature": t} for t in (2.0, 3.0)]
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
+    assert points_not_in_study(storage, "s", points) == points   # no study yet
+    s = searcher(tmp_path, points=points[:1])
+    s.suggest("a")
+    assert points_not_in_study(storage, "s", points) == points[1:]
 
 
 def test_stopped_early_needs_the_plan():
