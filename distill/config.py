@@ -54,6 +54,9 @@ class NetworkConfig:
     aux_weight: Optional[float] = field(None, ge=0.0)
     # a quantized student (distill/models/quantize.py): ttq (2-bit ternary), binaryconnect (1-bit); None: full precision
     quantize: Optional[str] = field(None, choices=("ttq", "binaryconnect"))
+    # a data-parallel trial (trial.workers > 1): BatchNorm statistics over the global batch
+    # (torch's SyncBatchNorm, which runs on CUDA only); false: each worker's own batch
+    sync_bn: bool = False
 
 
 @dataclass
@@ -99,6 +102,15 @@ class TrainConfig:
 
 
 @dataclass
+class TrialConfig:
+    """How one trial runs: ``workers`` data-parallel processes (one Ray placement-group bundle
+    each; ``data.batch_size`` is the global batch, split evenly between them) placed
+    ``PACK`` (as few nodes as possible) or ``SPREAD`` (across nodes)."""
+    workers: int = field(1, ge=1)
+    placement: str = field("PACK", choices=("PACK", "SPREAD"))
+
+
+@dataclass
 class MethodConfig:
     name: str
     params: Any                          # the method's own typed Params dataclass
@@ -111,6 +123,7 @@ class _ExperimentFields:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    trial: TrialConfig = dataclasses.field(default_factory=TrialConfig)
     seed: int = 0
     output_dir: str = "runs/default"
     # piecewise-constant hyperparameters by epoch (distill/hyper_schedule.py): KEY -> {first epoch: value},

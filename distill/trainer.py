@@ -16,6 +16,8 @@ from distill.atomic_write import atomic_write, write_yaml
 from distill.checkpoint import CHECKPOINT_FILE, read_checkpoint, save_checkpoint
 from distill.models.quantize import quantize_model, quantized_state_dict, weight_bits
 from distill.config import ExperimentConfig, config_to_dict
+from distill import data_parallel
+from distill.data_parallel import SINGLE, ParallelGroup
 from distill.data import load_splits
 from distill.data.batches import Normalizer, TrainBatches, eval_batches
 from distill.data.samplers import sampler_for
@@ -42,8 +44,12 @@ class TrainingDiverged(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, config: ExperimentConfig, output_dir: Optional[str] = None):
+    """``group``: this process's place in a data-parallel run (``distill/data_parallel.py``);
+    rank 0 evaluates, checkpoints and calls ``on_epoch``, the others only train."""
+
+    def __init__(self, config: ExperimentConfig, output_dir: Optional[str] = None, group: ParallelGroup = SINGLE):
         self.config = config
+        self.group = group
         self.output_dir = output_dir or config.output_dir
         # seconds this process spent per phase of fit (not state: a resumed run starts at 0)
         self.phase_seconds: Dict[str, float] = {"train": 0.0, "evaluate": 0.0, "checkpoint": 0.0}
@@ -53,6 +59,8 @@ class Trainer:
         self.memory_format = torch.channels_last if config.train.channels_last else torch.contiguous_format
         # the driver ran the same checks on this config before any Ray work
         self.shapes = validate_run(config)
+        data_parallel.check_sync_bn(config, self.device)
+        data_parallel.join(group, self.device)
 
         method_cls = METHODS.get(config.method.name, "method.name")
         data_needs = method_cls.data_needs(config.method.params)
@@ -68,10 +76,14 @@ class Trainer:
                                                          in_channels, f"networks[{i}].checkpoint"))
             # quantized after its starting weights are in: they become the full-precision shadow weights
             quantize_model(net, net_cfg.quantize)
+            if net_cfg.sync_bn and group.parallel:
+                net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
             self.networks[net_cfg.name] = net.to(self.device, memory_format=self.memory_format)
         self.teacher = self._build_teacher()
 
         self.data_generator = torch.Generator().manual_seed(config.seed)
+        # a parallel run's processes draw the same batches and augment their shares differently
+        self.augment_generator = torch.Generator() if group.parallel else None
         self.normalize = Normalizer(self.splits.mean, self.splits.std, self.device, config.train.channels_last)
         sampler, _ = sampler_for(data_needs, config.data)
         # a data-free method holds no training image; a transfer set replaces the split's images
@@ -81,7 +93,7 @@ class Trainer:
             train_images, config.data.batch_size, self.normalize, self.device,
             self.splits.crop_padding, self.splits.flip, config.data.augment, self.data_generator, sampler=sampler,
             classes_per_batch=config.data.classes_per_batch, num_classes=num_classes, views=data_needs.views,
-            iterations=data_needs.iterations_per_epoch)
+            iterations=data_needs.iterations_per_epoch, shard=group.shard, augment_generator=self.augment_generator)
 
         image_shape = tuple(self.splits.val.images.shape[1:])
         stage_channels = {name: shape.stage_channels for name, shape in self.shapes.networks.items()}
@@ -94,7 +106,7 @@ class Trainer:
                                 train_size=len(train_images) if train_images is not None else 0,
                                 epochs=config.train.epochs,
                                 steps_per_epoch=len(self.train_batches), device=self.device,
-                                batch_size=self.train_batches.batch_size, seed=config.seed,
+                                batch_size=self.train_batches.batch_size // group.world, seed=config.seed,
                                 memory_format=self.memory_format, input_mean=tuple(self.splits.mean),
                                 input_std=tuple(self.splits.std),
                                 teacher_checkpoint=teacher_checkpoint(config) if config.teacher else None)
@@ -106,6 +118,8 @@ class Trainer:
         # reported every epoch as hp.<key> (a population-based sweep adds the keys it perturbs)
         self.recorded_hyperparameters: List[str] = list(self.hyper_schedule)
         check_every_parameter_optimized(self.method, list(self.optimizers.values()) + list(self.method.optimizers.values()))
+        for optimizer in list(self.optimizers.values()) + list(self.method.optimizers.values()):
+            data_parallel.average_gradients_before_step(optimizer, group)
         self.engine = StepEngine(self.networks, self.teacher, self.optimizers, self.amp_dtype, self.device,
                                  method_cls.needs.teacher_taps, method_cls.needs.teacher_grad,
                                  aux_weights={n.name: aux_weight_for(self.networks[n.name], n.aux_weight)
@@ -146,6 +160,8 @@ class Trainer:
             net.train()
         self.method.train()
         self.method.on_epoch_start(self.epoch)
+        if self.augment_generator is not None:   # by (seed, epoch, rank): a resumed epoch augments the same
+            self.augment_generator.manual_seed((self.config.seed * 1_000_003 + self.epoch) * 1009 + self.group.rank)
         sums: Dict[str, torch.Tensor] = {}
         steps = 0
         for batch in self.train_batches:
@@ -153,7 +169,8 @@ class Trainer:
                 sums[name] = sums[name] + value if name in sums else value.clone()
             steps += 1
         # one host sync per epoch, not per step
-        means = {name: float(value) / max(steps, 1) for name, value in sums.items()}
+        means = data_parallel.mean_over_group({name: float(value) / max(steps, 1) for name, value in sums.items()},
+                                              self.group)
         if not all(math.isfinite(v) for v in means.values()):
             bad = sorted(k for k, v in means.items() if not math.isfinite(v))
             raise TrainingDiverged(f"loss became non-finite in epoch {self.epoch + 1}: {', '.join(bad)}")
@@ -254,7 +271,10 @@ class Trainer:
         }
 
     def resume(self, checkpoint: str) -> None:
-        state = read_checkpoint(checkpoint if not os.path.isdir(checkpoint) else os.path.join(checkpoint, CHECKPOINT_FILE), "resume checkpoint")
+        self.load_state(read_checkpoint(checkpoint if not os.path.isdir(checkpoint) else
+                                        os.path.join(checkpoint, CHECKPOINT_FILE), "resume checkpoint"))
+
+    def load_state(self, state: dict) -> None:
         for name, net in self.networks.items():
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():
@@ -280,9 +300,14 @@ class Trainer:
     def fit(self, on_epoch: Optional[Callable[[dict, str], None]] = None) -> List[dict]:
         """Train up to ``train.epochs``; after each epoch save a checkpoint into
         ``output_dir/checkpoint`` and call ``on_epoch(metrics, checkpoint_dir)``."""
-        os.makedirs(self.output_dir, exist_ok=True)
-        write_yaml(os.path.join(self.output_dir, CONFIG_FILE), config_to_dict(self.config))
+        if self.group.parallel:   # every rank starts from rank 0's weights (and, resumed, its checkpoint)
+            state = data_parallel.broadcast_from_main(self.state() if self.group.main else None, self.group)
+            if not self.group.main:
+                self.load_state(state)
         checkpoint_dir = os.path.join(self.output_dir, "checkpoint")
+        if self.group.main:
+            os.makedirs(self.output_dir, exist_ok=True)
+            write_yaml(os.path.join(self.output_dir, CONFIG_FILE), config_to_dict(self.config))
         while self.epoch < self.config.train.epochs:
             start = time.perf_counter()
             hyper_schedule.apply_values(self, hyper_schedule.values_at(self.hyper_schedule, self.epoch))
@@ -292,6 +317,8 @@ class Trainer:
                 sched.step()
             self.epoch += 1
             trained = time.perf_counter()
+            if not self.group.main:
+                continue
             metrics = self._epoch_metrics(train_terms, lr, trained - start)
             self.history.append(metrics)
             evaluated = time.perf_counter()

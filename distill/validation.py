@@ -180,6 +180,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     ``metrics``: the names a sweep selects on; each must be one the run reports."""
     from distill.data import DATA_INFO, DATASETS, check_data
     from distill.data.class_balanced import check_classes_per_batch
+    from distill.data_parallel import check_workers
     from distill.data.registry import check_attribute
     from distill import hyper_schedule
     from distill.data.transfer import check_transfer
@@ -190,6 +191,7 @@ def validate_run(config, check_files: bool = True, pending_teacher_ok: bool = Fa
     check_attribute(config.data)   # static: also when files are not checked
     if check_files:
         check_data(config.data)
+    check_workers(config)
     if config.data.classes_per_batch:
         check_classes_per_batch(config.data.classes_per_batch, config.data.batch_size, info.num_classes)
     names = [n.name for n in config.networks]

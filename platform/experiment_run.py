@@ -10,7 +10,7 @@ from typing import List, Optional
 from distill.config import apply_overrides, config_from_dict, parse_override
 from distill.errors import ConfigError
 from platform.teacher_store import default_store, with_store
-from platform.trial_resources import check_request
+from platform.trial_resources import check_request, trial_workers
 
 
 def add_common_args(parser) -> None:
@@ -33,6 +33,9 @@ def add_common_args(parser) -> None:
     parser.add_argument("--retry-failed", action="store_true",
                         help="with --resume: trials that ended in an error (not diverged ones) run again from "
                              "their last checkpoint; without it they stay failed")
+    parser.add_argument("--workers-per-trial", type=int,
+                        help="data-parallel processes per trial (sets trial.workers; each takes --cpus-per-trial "
+                             "and --gpus-per-trial; default: the sweep's, else 1)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     parser.add_argument("--teacher-store", help="folder of trained teachers, shared across sweeps "
                                                 "(default: STORAGE/teachers)")
@@ -135,12 +138,17 @@ def validated_base(args, spec, seeds: Optional[List[int]] = None):
     """The resolved base config of ``spec`` at ``args.preset`` with ``args.set``, and the keys
     --set fixes, every trial variant validated; nothing is written."""
     preset = spec.preset(args.preset)
+    workers = getattr(args, "workers_per_trial", None)
+    if workers is not None:
+        if workers < 1:
+            raise ConfigError("--workers-per-trial", f"must be >= 1, got {workers}")
+        args.set = list(args.set) + [f"trial.workers={workers}"]
     base = apply_overrides(spec.base, list(preset.set.items()) + list(args.set))
     base = absolute_paths(base)
     # with s3:// storage the teachers live there too, where every node finds them
     storage = getattr(getattr(args, "mirror", None), "remote", None) or args.storage
     base = with_store(base, args.teacher_store or default_store(storage), preset.teacher_epochs)
-    check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial)
+    check_request(args.cpus_per_trial or 1.0, args.gpus_per_trial, trial_workers(base)[0])
     cpus = args.cpus_per_trial or (spec.resources.cpus_per_trial if spec.resources else 1.0)
     base.setdefault("train", {}).setdefault("threads", max(1, int(cpus)))
     fixed = sorted({parse_override(item)[0] for item in args.set})   # --set on a searched key fixes it
@@ -333,7 +341,8 @@ def launch(args, spec, experiment_dir: str, meta: dict):
         keep_failures(experiment_dir, retry_failed=getattr(args, "retry_failed", False))
         tuner = restore_tuner(tune_storage, cpus, gpus, retry_failed=getattr(args, "retry_failed", False),
                               param_space=param_space_for(spec, meta["preset"], meta["base"], meta["fixed"],
-                                                          meta.get("seeds")))
+                                                          meta.get("seeds")),
+                              workers=trial_workers(meta["base"])[0], placement=trial_workers(meta["base"])[1])
     else:
         tuner = build_tuner(spec, meta["preset"], meta["base"], meta["fixed"], experiment_dir, meta["trials"],
                             cpus, gpus, args.max_failures, seeds=meta.get("seeds"),

@@ -32,20 +32,31 @@ def default_gpu_fraction(base: dict) -> float:
     return 1.0
 
 
-def check_request(cpus: float, gpus: Optional[float]) -> None:
+def check_request(cpus: float, gpus: Optional[float], workers: int = 1) -> None:
     if cpus <= 0:
         raise ConfigError("--cpus-per-trial", f"must be > 0, got {cpus}")
     if gpus is not None and (gpus < 0 or (gpus > 1 and not float(gpus).is_integer())):
         raise ConfigError("--gpus-per-trial", f"must be a fraction in [0, 1] or a whole number, got {gpus}")
+    if workers > 1 and gpus is not None and not float(gpus).is_integer():
+        # NCCL gives each rank a device of its own; a fraction would put ranks on one GPU
+        raise ConfigError("--gpus-per-trial", f"is per worker and whole for a trial on {workers} workers "
+                                              f"(trial.workers); got {gpus}; allowed: 0, 1, 2, ...")
+
+
+def trial_workers(base: dict):
+    """(workers, placement) of every trial of a sweep: ``trial.workers`` and ``trial.placement``."""
+    trial = base.get("trial") or {}
+    return int(trial.get("workers", 1)), str(trial.get("placement", "PACK"))
 
 
 def resolve_request(cpus: Optional[float], gpus: Optional[float], spec, base: dict, cluster_gpus: float):
-    """Flag, else the sweep's ``resources``, else the default."""
+    """Flag, else the sweep's ``resources``, else the default; per worker of a trial."""
     sweep = spec.resources
+    workers, _ = trial_workers(base)
     cpus = cpus if cpus is not None else (sweep.cpus_per_trial if sweep else 1.0)
     if gpus is None and sweep is not None and sweep.gpus_per_trial is not None:
         gpus = sweep.gpus_per_trial
     if gpus is None:
-        gpus = default_gpu_fraction(base) if cluster_gpus > 0 else 0.0
-    check_request(cpus, gpus)
+        gpus = (1.0 if workers > 1 else default_gpu_fraction(base)) if cluster_gpus > 0 else 0.0
+    check_request(cpus, gpus, workers)
     return cpus, gpus

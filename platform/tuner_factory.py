@@ -15,6 +15,7 @@ from platform.mirror_push import MirrorPush
 from platform.progress_line import ProgressLine
 from platform.schedule_records import ScheduleRecorder
 from platform.trial_records import TrialRecorder
+from platform.trial_resources import trial_workers
 from search_spaces.define_by_run import SpaceFunction
 from search_spaces.grid import ablation_variants, sweep_grid
 from trainables.distill_trainable import train_distill
@@ -30,8 +31,13 @@ def trial_id_from_path(path: str) -> str:
     return os.path.basename(os.path.normpath(path))[len("trial_"):]
 
 
-def trainable_with_resources(cpus: float, gpus: float):
-    return tune.with_resources(train_distill, {"cpu": cpus, "gpu": gpus})
+def trainable_with_resources(cpus: float, gpus: float, workers: int = 1, placement: str = "PACK"):
+    """One process with ``cpus`` and ``gpus``, or, for a trial on ``workers`` processes, a
+    placement group of one such bundle per worker (``trainables/parallel_workers.py``)."""
+    if workers == 1:
+        return tune.with_resources(train_distill, {"cpu": cpus, "gpu": gpus})
+    bundle = {"CPU": cpus, **({"GPU": gpus} if gpus else {})}
+    return tune.with_resources(train_distill, tune.PlacementGroupFactory([bundle] * workers, strategy=placement))
 
 
 def optuna_storage(experiment_dir: str, url: Optional[str] = None):
@@ -170,7 +176,7 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
         num_samples = total = trials
     single = not spec.multi_objective
     return tune.Tuner(
-        trainable_with_resources(cpus, gpus),
+        trainable_with_resources(cpus, gpus, *trial_workers(base)),
         param_space=param_space,
         # several objectives: Optuna ranks them; Tune itself (and ASHA) gets no single metric
         tune_config=tune.TuneConfig(metric=spec.primary_metric if single else None,
@@ -188,12 +194,13 @@ def build_tuner(spec, preset: str, base: Dict[str, Any], fixed: List[str], exper
 
 
 def restore_tuner(tune_storage: str, cpus: float, gpus: float, retry_failed: bool = False,
-                  param_space: Optional[Dict[str, Any]] = None) -> tune.Tuner:
+                  param_space: Optional[Dict[str, Any]] = None, workers: int = 1,
+                  placement: str = "PACK") -> tune.Tuner:
     """Unfinished trials continue from their checkpoints; trials that ended in an error
     (a dead worker, an exception; not a diverged run, which ends normally with its reason)
     run again from their last checkpoint only with ``retry_failed``."""
     path = join(tune_storage, TUNE_NAME)
-    return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus),
+    return tune.Tuner.restore(path, trainable=trainable_with_resources(cpus, gpus, workers, placement),
                               resume_unfinished=True, resume_errored=retry_failed, param_space=param_space)
 
 

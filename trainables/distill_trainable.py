@@ -43,10 +43,22 @@ TIME_PREFIX = "time."   # seconds of this process per phase: setup, train, evalu
 
 def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: dict, record=()) -> None:
     entered = time.perf_counter()
-    from distill.trainer import Trainer, TrainingDiverged  # in the worker, after Ray set CUDA_VISIBLE_DEVICES
+    from distill.trainer import Trainer  # in the worker, after Ray set CUDA_VISIBLE_DEVICES
+    from trainables.parallel_workers import parallel_ranks
 
     trial_id = tune.get_context().get_trial_id()
-    trainer = Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"))
+    with parallel_ranks(resolved, os.path.join(trial_dir, "run")) as (group, nodes):
+        extra = {**extra, "workers": group.world}
+        if group.parallel:
+            extra["worker_nodes"] = len(set(nodes) | {placement["node_id"]})
+        _train(Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"), group=group),
+               placement, resume, extra, record, entered, trial_id)
+
+
+def _train(trainer, placement: dict, resume: bool, extra: dict, record, entered: float, trial_id: str) -> None:
+    """Rank 0's run: resume from Tune's checkpoint, report every epoch with its checkpoint."""
+    from distill.trainer import TrainingDiverged
+
     trainer.recorded_hyperparameters += [k for k in record if k not in trainer.recorded_hyperparameters]
     checkpoint = tune.get_checkpoint() if resume else None
     if checkpoint is not None:

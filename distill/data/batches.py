@@ -2,7 +2,7 @@
 to the training device once; each step gathers, augments and normalises a
 batch there. What a batch holds (views, partners, no data at all) follows the
 method's ``DataNeeds`` through the sampler registry (``samplers.py``)."""
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 
@@ -32,7 +32,8 @@ class TrainBatches:
     def __init__(self, data: Optional[ImageSet], batch_size: int, normalize: Normalizer, device,
                  crop_padding: int, flip: bool, augment: bool, generator: torch.Generator,
                  sampler: str = "shuffle", classes_per_batch: Optional[int] = None, num_classes: int = 0,
-                 views: int = 1, iterations: Optional[int] = None):
+                 views: int = 1, iterations: Optional[int] = None, shard: Optional[Callable] = None,
+                 augment_generator: Optional[torch.Generator] = None):
         self.images = data.images.to(device) if data is not None else None
         self.labels = data.labels.to(device) if data is not None else None
         self.batch_size = min(batch_size, len(data)) if data is not None else batch_size
@@ -40,6 +41,10 @@ class TrainBatches:
         self.crop_padding = crop_padding if augment else 0
         self.flip = flip and augment
         self.generator = generator
+        # a data-parallel run: every process draws the same global batches (``generator``), takes
+        # its share (``shard``) and augments it with its own generator
+        self.shard = shard or (lambda index: index)
+        self.augment_generator = augment_generator or generator
         self.views = views
         self.sampler = BATCH_SAMPLERS.get(sampler, "sampler")
         self.args = SamplerArgs(self.labels, self.batch_size, num_classes, generator, classes_per_batch, iterations)
@@ -48,18 +53,21 @@ class TrainBatches:
         return batches_per_epoch(self.args)
 
     def _augmented(self, index: torch.Tensor) -> torch.Tensor:
-        return self.normalize(random_crop_flip(self.images[index], self.crop_padding, self.flip, self.generator))
+        return self.normalize(random_crop_flip(self.images[index], self.crop_padding, self.flip,
+                                               self.augment_generator))
 
     def __iter__(self) -> Iterator[Batch]:
         for draw in self.sampler(self.args):
             if draw.index is None:
                 yield Batch(images=None, labels=None)
                 continue
-            views = [self._augmented(draw.index) for _ in range(self.views)]
-            batch = Batch(images=views[0], labels=self.labels[draw.index], views=views)
+            index = self.shard(draw.index)
+            views = [self._augmented(index) for _ in range(self.views)]
+            batch = Batch(images=views[0], labels=self.labels[index], views=views)
             if draw.partner is not None:
-                batch.partner_images = self._augmented(draw.partner)
-                batch.partner_labels = self.labels[draw.partner]
+                partner = self.shard(draw.partner)
+                batch.partner_images = self._augmented(partner)
+                batch.partner_labels = self.labels[partner]
             yield batch
 
 
