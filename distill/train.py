@@ -1,6 +1,9 @@
 """``python -m distill.train --config FILE [--set key=value ...] [--resume]``:
 train one run from a YAML config; prints one line per epoch and writes
-config.yaml, metrics.jsonl and checkpoint/ into the output folder."""
+config.yaml, metrics.jsonl and checkpoint/ into the output folder. A config with
+``trial.workers: N`` (an exported data-parallel trial) runs as N local processes
+(gloo on CPU, NCCL on one GPU each), the ranks the sweep's trial ran, so it gives the
+trial's numbers."""
 import argparse
 import os
 
@@ -30,9 +33,22 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     with exit_on_config_error(parser.prog):
         config = load_config(args.config, args.set)
-        from distill.trainer import Trainer  # torch-heavy: after the config is known to be valid
+        if config.trial.workers > 1:
+            _run_ranks(config, args)
+            return
+        _run_rank(0, 1, "", config, args)
 
-        trainer = Trainer(config, args.output)
+
+def _run_rank(rank: int, world: int, address: str, config, args) -> None:
+    from distill.data_parallel import ParallelGroup, leave
+    from distill.trainer import Trainer  # torch-heavy: after the config is known to be valid
+
+    group = ParallelGroup(rank, world, address)
+    try:
+        trainer = Trainer(config, args.output, group=group)
+        if not group.main:
+            trainer.fit()
+            return
         checkpoint = os.path.join(trainer.output_dir, "checkpoint", CHECKPOINT_FILE)
         if args.resume and os.path.exists(checkpoint):
             trainer.resume(checkpoint)
@@ -40,6 +56,27 @@ def main(argv=None) -> None:
         kind = trainer.task.primary
         trainer.fit(lambda metrics, _: print(format_epoch(metrics, config.train.epochs, kind), flush=True))
         print(f"wrote {trainer.output_dir}")
+    finally:
+        leave(group)
+
+
+def _spawned(rank: int, world: int, address: str, config, args) -> None:
+    from distill.cli_errors import exit_on_config_error as guarded
+
+    with guarded("python -m distill.train"):
+        _run_rank(rank, world, address, config, args)
+
+
+def _run_ranks(config, args) -> None:
+    """Every rank a process of its own on this machine; rank 0 prints and writes."""
+    import torch.multiprocessing as mp
+
+    from distill.data_parallel import free_address
+
+    os.environ.setdefault("DISTILL_RENDEZVOUS_HOST", "127.0.0.1")
+    world = config.trial.workers
+    print(f"{world} data-parallel processes (trial.workers)", flush=True)
+    mp.spawn(_spawned, args=(world, free_address(), config, args), nprocs=world, join=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ class ModelShapes:
 def model_shape(arch: str, num_classes: int, in_channels: int, field: str) -> ModelShape:
     from distill.models import build_model
 
-    with torch.no_grad():
+    # the caller's random numbers untouched: whether this process built the shape before (the
+    # cache) must not change the weights a run initialises next (a spawned rank did, without it)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         model = build_model(arch, num_classes, in_channels, field)
     size = getattr(model, "input_size", None)
     return ModelShape(arch, num_classes, getattr(model, "stem_channels", 0),

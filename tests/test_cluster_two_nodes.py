@@ -1,7 +1,8 @@
 """A real two-node Ray cluster on this machine (``ray start --head`` plus a
 second ``ray start --address``, each with two logical GPUs and token
 authentication on): a sweep run with --address spreads its trials over both
-nodes and over distinct GPU ids, as the trials' own records show."""
+nodes and over distinct GPU ids, as the trials' own records show; and one trial on two
+data-parallel workers placed SPREAD runs one rank on each node."""
 import os
 import secrets
 import shutil
@@ -105,6 +106,17 @@ def test_sweep_spreads_over_nodes_and_gpus(tmp_path, two_node_cluster):
         a, b = on_node
         assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"], (a, b)
         assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
+
+    # one trial, two workers, one bundle on each node: gloo between the nodes
+    spread = subprocess.run(
+        ["python", "-m", "platform.sweep", "dml_smoke", "--trials", "1", "--address", address,
+         "--workers-per-trial", "2", "--gpus-per-trial", "0", "--set", "trial.placement=SPREAD",
+         "--storage", str(tmp_path / "spread"), "--set", "train.epochs=2", "--set", "data.train_limit=256"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert spread.returncode == 0, spread.stdout[-3000:] + spread.stderr[-3000:]
+    (experiment,) = [p for p in (tmp_path / "spread").iterdir() if p.is_dir()]
+    [row] = pq.read_table(experiment / "trials.parquet").to_pylist()
+    assert row["status"] == "ok" and row["workers"] == 2 and row["worker_nodes"] == 2, row
 
 
 def test_bad_gpu_share_is_a_usage_error(tmp_path):
