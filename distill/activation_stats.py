@@ -31,13 +31,20 @@ def compute_stats(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch
                   num_classes: int, batch_size: int = 512) -> Dict[str, torch.Tensor]:
     """Per-class count, mean, std (population) and covariance (population, as the
     reference's running estimate) of ``model``'s logits over ``images_u8``."""
+    device = next(model.parameters()).device
+    batches = ((normalize(images_u8[start:start + batch_size].to(device)), labels[start:start + batch_size])
+               for start in range(0, len(labels), batch_size))
+    return stats_over(model, batches, num_classes)
+
+
+def stats_over(model: torch.nn.Module, batches, num_classes: int) -> Dict[str, torch.Tensor]:
+    """``compute_stats`` over (normalised images, labels) batches (a split read from files)."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     sums = sq = cross = counts = None
-    for start in range(0, len(labels), batch_size):
-        logits = model(normalize(images_u8[start:start + batch_size].to(device))).double().cpu()
-        onehot = torch.nn.functional.one_hot(labels[start:start + batch_size].cpu(), num_classes).double()
+    for images, batch_labels in batches:
+        logits = model(images).double().cpu()
+        onehot = torch.nn.functional.one_hot(batch_labels.cpu(), num_classes).double()
         if sums is None:
             k = logits.shape[1]
             sums, sq = torch.zeros(num_classes, k, dtype=torch.float64), torch.zeros(num_classes, k, dtype=torch.float64)

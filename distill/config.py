@@ -33,6 +33,10 @@ class DataConfig:
     # evaluate on each image and its horizontal mirror and average the embeddings before
     # normalising (re-id practice); only for tasks whose evaluator takes flipped outputs (retrieval)
     eval_flip: bool = False
+    # a data set read from image files (ImageNet): where JPEGs are decoded (``device``: nvJPEG on
+    # the GPU, with the crops there) and by how many DataLoader processes per training process
+    decode: str = field("cpu", choices=("cpu", "device"))
+    loader_workers: int = field(4, ge=0)
     # a transfer set: another data set whose training images (never its labels) make the training
     # batches, e.g. USPS for an MNIST teacher (DAFL's "alternative data"); val and test stay this data set's
     transfer: Optional[str] = None

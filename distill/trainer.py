@@ -19,7 +19,7 @@ from distill.config import ExperimentConfig, config_to_dict
 from distill import data_parallel
 from distill.data_parallel import SINGLE, ParallelGroup
 from distill.data import load_splits
-from distill.data.batches import Normalizer, TrainBatches, eval_batches
+from distill.data.batches import TRAIN_BATCHERS, Normalizer, eval_batches
 from distill.data.samplers import sampler_for
 from distill.data.transfer import transfer_images
 from distill.evaluators import MAX, TASKS
@@ -89,13 +89,13 @@ class Trainer:
         # a data-free method holds no training image; a transfer set replaces the split's images
         train_images = None if not data_needs.real_data else (
             transfer_images(config.data) if config.data.transfer else self.splits.train)
-        self.train_batches = TrainBatches(
+        self.train_batches = TRAIN_BATCHERS.get(getattr(train_images, "kind", "memory"))(
             train_images, config.data.batch_size, self.normalize, self.device,
             self.splits.crop_padding, self.splits.flip, config.data.augment, self.data_generator, sampler=sampler,
             classes_per_batch=config.data.classes_per_batch, num_classes=num_classes, views=data_needs.views,
             iterations=data_needs.iterations_per_epoch, shard=group.shard, augment_generator=self.augment_generator)
 
-        image_shape = tuple(self.splits.val.images.shape[1:])
+        image_shape = tuple(self.splits.val.image_shape)
         stage_channels = {name: shape.stage_channels for name, shape in self.shapes.networks.items()}
         embedding_dims = {name: shape.embedding_dim for name, shape in self.shapes.networks.items()}
         if self.shapes.teacher is not None:

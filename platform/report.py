@@ -24,7 +24,7 @@ def table_metrics(spec, meta: dict, metric: Optional[str] = None) -> List[str]:
     per network."""
     if metric is None:
         metric = on_test_split(spec.primary_metric)
-    values = (spec.paper or {}).get("values") or {}
+    values = (spec.paper_for(meta["preset"]) or {}).get("values") or {}
     widest = max((len(v) for e in values.values() for v in (e.values() if isinstance(e, dict) else [e])
                   if isinstance(v, list)), default=1)
     if widest > 1:
@@ -76,14 +76,15 @@ def table_report(spec, meta, rows, out_dir: str, latex: bool, metric: Optional[s
     metrics = table_metrics(spec, meta, metric)
     comparable = comparable_with_paper(spec, meta)
     ran = what_ran([r for r in rows if r.get("status") == "ok"] or rows)
-    source = (spec.paper or {}).get("source")
+    paper = spec.paper_for(meta["preset"])
+    source = (paper or {}).get("source")
     title = f"{spec.name} ({meta['preset']} preset) on {ran}" + (f"; paper: {source}" if source else "")
     note = selection_note(rows, spec.primary_metric)
     texts, written = [], []
     # the main table, then a sweep's further tables (DAFL's loss ablation beside its baselines)
     for suffix, layout in [("", spec.table)] + [(f"_{name}", t) for name, t in spec.tables.items()]:
         heading = title if not suffix else f"{spec.name} ({meta['preset']} preset) on {ran}: {layout.title or suffix[1:]}"
-        table = build_table(rows, layout, metrics[0], spec.paper, metrics if len(metrics) > 1 else None,
+        table = build_table(rows, layout, metrics[0], paper, metrics if len(metrics) > 1 else None,
                             title=heading, comparable=comparable)
         markdown = to_markdown(table)
         if not suffix:   # the main table's further metric kinds (rank-1 under Table 6's mAP)

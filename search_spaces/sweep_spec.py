@@ -169,6 +169,9 @@ class PresetSpec:
     # numbers may share our cells; None: only the preset named "paper" is
     comparable: Optional[bool] = None
     claims: Optional[List[ClaimSpec]] = None   # replaces the sweep's claims for this preset's table
+    # replaces the sweep's reference numbers ({source, values}) for this preset's table (ImageNet's
+    # rows come from another paper than the sweep's CIFAR table)
+    paper: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -389,6 +392,11 @@ class SweepSpec:
         if name not in self.presets:
             raise unknown_name("--preset", name, self.presets)
         return self.presets[name]
+
+    def paper_for(self, preset: str) -> Dict[str, Any]:
+        """The reference numbers a table of ``preset`` is printed with."""
+        chosen = self.presets[preset].paper if preset in self.presets else None
+        return self.paper if chosen is None else chosen
 
     def space_for(self, preset: str, fixed: Sequence[str] = ()) -> Dict[str, ParamSpec]:
         """The searched parameters; those the user fixed (``--set``) are left out."""

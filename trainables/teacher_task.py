@@ -8,9 +8,12 @@ S3: the teacher trains in a folder on this node's disk, which is then uploaded, 
 ``teacher.yaml`` last."""
 import os
 
-from distill.activation_stats import STATS_FILE, compute_stats, save_stats
+import torch
+
+from distill.activation_stats import STATS_FILE, save_stats, stats_over
 from distill.atomic_write import write_yaml
 from distill.checkpoint import CHECKPOINT_FILE
+from distill.data.batches import eval_batches
 from distill.remote_files import is_remote, join, local_copy_path, upload
 from distill.teachers import FINISHED_FILE, file_digest, teacher_dir, teacher_key, teacher_training_config
 
@@ -38,8 +41,9 @@ def train_teacher(config: dict, threads: int = 1) -> dict:
     kind = trainer.task.primary   # acc (classification), map (re-id)
     stats = os.path.join(os.path.dirname(checkpoint), STATS_FILE)
     if kind == "acc":   # per-class statistics: a classifier's classes (a re-id teacher's ids are not its test's)
-        save_stats(compute_stats(trainer.networks[name], trainer.splits.train.images, trainer.splits.train.labels,
-                                 trainer.normalize, trainer.splits.num_classes), stats)
+        batches = eval_batches(trainer.splits.train, 512, trainer.normalize, trainer.device)
+        with torch.no_grad():
+            save_stats(stats_over(trainer.networks[name], batches, trainer.splits.num_classes), stats)
     entry = {"key": teacher_key(config), "arch": config["teacher"]["arch"], "data": config["data"]["name"],
              "epochs": config["teacher"]["epochs"], "seed": config["teacher"].get("seed", 0),
              f"val_{kind}": last.get(f"val_{kind}.{name}"), f"test_{kind}": last.get(f"test_{kind}.{name}"),

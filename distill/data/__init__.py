@@ -6,5 +6,6 @@ from distill.data import digits, cifar, tiny_imagenet  # noqa: F401  (registers)
 from distill.data import mnist, fashion_mnist, usps, printed_digits  # noqa: F401  (registers)
 from distill.data import market1501, market_smoke  # noqa: F401  (registers)
 from distill.data import celeba, celeba_smoke  # noqa: F401  (registers)
+from distill.data import imagenet  # noqa: F401  (registers)
 
 __all__ = ["DATA_INFO", "DATASETS", "DataInfo", "ImageSet", "Splits", "check_data", "load_splits"]

@@ -10,6 +10,7 @@ from distill.data.augment import random_crop_flip
 from distill.data.batch import Batch
 from distill.data.registry import ImageSet
 from distill.data.samplers import BATCH_SAMPLERS, SamplerArgs, batches_per_epoch
+from distill.registry import Registry
 
 
 class Normalizer:
@@ -22,6 +23,11 @@ class Normalizer:
     def __call__(self, images_u8: torch.Tensor) -> torch.Tensor:
         x = images_u8.float().mul_(self.scale).sub_(self.shift)
         return x.contiguous(memory_format=self.memory_format)
+
+
+# how each kind of split (``ImageSet.kind``: "memory"; ``ImageFiles.kind``: "files") is batched
+TRAIN_BATCHERS: Registry = Registry("train batcher")
+EVAL_BATCHERS: Registry = Registry("eval batcher")
 
 
 class TrainBatches:
@@ -73,8 +79,22 @@ class TrainBatches:
 
 def eval_batches(data: ImageSet, batch_size: int, normalize: Normalizer, device, with_extras: bool = False):
     """(images, labels) in order, or (images, labels, extras) with the per-image metadata."""
+    if data.kind != "memory":
+        yield from EVAL_BATCHERS.get(data.kind)(data, batch_size, normalize, device, with_extras)
+        return
     data = data.to(device)
     for start in range(0, len(data), batch_size):
         part = slice(start, start + batch_size)
         out = (normalize(data.images[part]), data.labels[part])
         yield (*out, {k: v[part] for k, v in data.extras.items()}) if with_extras else out
+
+
+def _register() -> None:
+    from distill.data.file_batches import FileTrainBatches, file_eval_batches
+
+    TRAIN_BATCHERS.register("memory")(TrainBatches)
+    TRAIN_BATCHERS.register("files")(FileTrainBatches)
+    EVAL_BATCHERS.register("files")(file_eval_batches)
+
+
+_register()

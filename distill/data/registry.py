@@ -39,9 +39,14 @@ class ImageSet:
     # per-image metadata an evaluator may need (e.g. camera ids, query/gallery roles), (N,) each; a
     # loader's (N, A) ``attributes`` table is consumed by ``load_splits`` (``select_attribute``)
     extras: Dict[str, torch.Tensor] = field(default_factory=dict)
+    kind = "memory"   # which batchers read it (``distill/data/batches.py``)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def image_shape(self) -> Tuple[int, ...]:
+        return tuple(self.images.shape[1:])
 
     def subset(self, index: torch.Tensor) -> "ImageSet":
         return ImageSet(self.images[index], self.labels[index], {k: v[index] for k, v in self.extras.items()})
@@ -63,7 +68,7 @@ class Splits:
 
     @property
     def in_channels(self) -> int:
-        return self.val.images.shape[1]   # not train: a data-free run never touches the training split
+        return self.val.image_shape[0]   # not train: a data-free run never touches the training split
 
 
 def hold_out(train: ImageSet, fraction: float, seed: int) -> Tuple[ImageSet, ImageSet]:
@@ -172,6 +177,8 @@ def load_splits(data_cfg) -> Splits:
         val = val.subset(stratified_subset(val.labels, data_cfg.val_subset, data_cfg.subset_seed + 1))
     if data_cfg.train_limit is not None:
         train = train.subset(torch.arange(min(data_cfg.train_limit, len(train))))
+    # a split read from files (ImageNet) takes how the run reads them: decode where, with how many workers
+    train, val, test = (part.read_with(data_cfg) if hasattr(part, "read_with") else part for part in (train, val, test))
     mean, std = (tuple(fixed[0]), tuple(fixed[1])) if fixed[0] is not None else channel_stats(train.images)
     return Splits(train=train, val=val, test=test, mean=mean, std=std, **meta)
 
