@@ -12,12 +12,17 @@ same whichever process decodes it, and on CPU or GPU (``data.decode``): the crop
 drawn on the CPU, before decoding."""
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 Box = Tuple[int, int, int, int]   # top, left, height, width
+# torchvision 0.29 marks its JPEG decoders deprecated in favour of TorchCodec, which the pinned
+# stack does not have; they are what it ships (libjpeg-turbo on CPU, nvJPEG on CUDA)
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
 
 
 @dataclass
