@@ -20,7 +20,7 @@ TRIALS_FILE = "trials.parquet"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
 STATUS_OK, STATUS_FAILED, STATUS_EARLY = "ok", "failed", "early-stopped"
 PLACEMENT_KEYS = ("node_id", "cuda_visible_devices", "worker_pid", "started_at", "resumed_from_epoch",
-                  "oom_retried_batch_size", "worker_nodes")
+                  "oom_retried_batch_size", "worker_nodes", "rank_pids")
 # classification's columns, then every retrieval metric (``val_map.net0``, ``best_val_rank1.concat``, ...)
 _SCALAR_PREFIXES = ("val_acc.", "best_val_acc.", "val_loss.", "test_acc.", "params.", "bits.") + tuple(
     f"{split}{kind}." for kind in RETRIEVAL_KINDS + ("agreement",) for split in ("val_", "best_val_", "test_"))

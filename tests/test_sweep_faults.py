@@ -83,19 +83,26 @@ def test_driver_killed_then_resumed(tmp_path, kill_after_rows):
     assert len(listed) == 4
 
 
-def test_dead_worker_is_retried_from_its_checkpoint(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dead_worker_is_retried_from_its_checkpoint(tmp_path, workers):
+    """One process dies (OOM killer, lost node): the trial's own, or, for a trial on two
+    data-parallel workers, rank 1's; either way the trial fails and Tune retries it from its
+    last checkpoint, with new processes."""
     storage = str(tmp_path / "exp")
     driver = popen("platform.sweep", "dml_smoke", "--trials", "1", "--storage", storage, "--max-failures", "1",
-                   "--set", "train.epochs=6", "--set", "data.train_limit=600")
+                   "--workers-per-trial", str(workers), "--set", "train.epochs=6", "--set", "data.train_limit=600")
 
     result = wait_for(first_result_while_running(storage), driver)
-    os.kill(result["worker_pid"], signal.SIGKILL)          # the trial's worker dies (OOM killer, lost node)
+    victim = result["worker_pid"] if workers == 1 else int(result["rank_pids"].split(",")[1])
+    os.kill(victim, signal.SIGKILL)
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, output[-3000:]
     (row,) = read_rows(experiment_of(storage))
-    assert row["status"] == "ok" and row["epochs"] == 6
+    assert row["status"] == "ok" and row["epochs"] == 6 and row["workers"] == workers
     assert row["resumed_from_epoch"] >= 1                  # continued from a checkpoint, not from scratch
-    assert row["worker_pid"] != result["worker_pid"]
+    assert row["worker_pid"] != result["worker_pid"] or workers == 2
+    if workers == 2:
+        assert row["rank_pids"] != result["rank_pids"]     # the retry's ranks are new processes
 
 
 def test_diverging_trial_fails_with_reason_and_is_not_retried(tmp_path):

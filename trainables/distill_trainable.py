@@ -47,10 +47,11 @@ def _run(resolved: dict, trial_dir: str, placement: dict, resume: bool, extra: d
     from trainables.parallel_workers import parallel_ranks
 
     trial_id = tune.get_context().get_trial_id()
-    with parallel_ranks(resolved, os.path.join(trial_dir, "run")) as (group, nodes):
+    with parallel_ranks(resolved, os.path.join(trial_dir, "run")) as (group, places):
         extra = {**extra, "workers": group.world}
-        if group.parallel:
-            extra["worker_nodes"] = len(set(nodes) | {placement["node_id"]})
+        if group.parallel:   # where the other ranks run: how many nodes, and their processes
+            extra["worker_nodes"] = len({node for node, _ in places} | {placement["node_id"]})
+            extra["rank_pids"] = ",".join(str(pid) for pid in [placement["worker_pid"]] + [p for _, p in places])
         _train(Trainer(config_from_dict(resolved), output_dir=os.path.join(trial_dir, "run"), group=group),
                placement, resume, extra, record, entered, trial_id)
 

@@ -21,8 +21,8 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 @ray.remote(max_restarts=0)
 class ParallelRank:
-    def node(self) -> str:
-        return ray.get_runtime_context().get_node_id()
+    def where(self) -> Tuple[str, int]:
+        return ray.get_runtime_context().get_node_id(), os.getpid()
 
     def run(self, resolved: dict, rank: int, world: int, address: str, output_dir: str) -> None:
         from distill.config import config_from_dict
@@ -48,18 +48,19 @@ def rendezvous_address() -> str:
     return free_address()
 
 
-def start_ranks(resolved: dict, address: str, output_dir: str, cpus: float, gpus: float) -> Tuple[List, List, List[str]]:
-    """Ranks 1..N-1 in bundles 1..N-1 of this trial's placement group: (actors, run refs, node ids)."""
+def start_ranks(resolved: dict, address: str, output_dir: str, cpus: float, gpus: float) -> Tuple[List, List, List]:
+    """Ranks 1..N-1 in bundles 1..N-1 of this trial's placement group: (actors, run refs, (node id,
+    pid) of each)."""
     world = resolved["trial"]["workers"]
     group = get_current_placement_group()
     actors = [ParallelRank.options(
         num_cpus=cpus, num_gpus=gpus,
         scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=rank),
     ).remote() for rank in range(1, world)]
-    nodes = ray.get([actor.node.remote() for actor in actors])
+    places = ray.get([actor.where.remote() for actor in actors])
     runs = [actor.run.remote(resolved, rank, world, address, output_dir)
             for rank, actor in zip(range(1, world), actors)]
-    return actors, runs, nodes
+    return actors, runs, places
 
 
 def stop_ranks(actors) -> None:
@@ -69,7 +70,7 @@ def stop_ranks(actors) -> None:
 
 @contextlib.contextmanager
 def parallel_ranks(resolved: dict, output_dir: str):
-    """(this process's group, the other ranks' node ids): a one-process group for
+    """(this process's group, the other ranks' (node id, pid)): a one-process group for
     ``trial.workers: 1``; otherwise ranks 1..N-1 run while the body runs rank 0, and an
     error of theirs is the trial's."""
     from ray import tune
@@ -82,10 +83,10 @@ def parallel_ranks(resolved: dict, output_dir: str):
         return
     bundle = tune.get_context().get_trial_resources().bundles[-1]
     address = rendezvous_address()
-    actors, runs, nodes = start_ranks(resolved, address, output_dir, bundle.get("CPU", 1), bundle.get("GPU", 0))
+    actors, runs, places = start_ranks(resolved, address, output_dir, bundle.get("CPU", 1), bundle.get("GPU", 0))
     group = ParallelGroup(0, world, address)
     try:
-        yield group, nodes
+        yield group, places
         ray.get(runs)
     finally:
         leave(group)
