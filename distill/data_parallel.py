@@ -117,6 +117,19 @@ def average_gradients_before_step(optimizer: torch.optim.Optimizer, group: Paral
     return optimizer.register_step_pre_hook(lambda opt, args, kwargs: _average(params, group.world))
 
 
+def rank_seed(seed: int, epoch: int, rank: int) -> int:
+    return (seed * 1_000_003 + epoch) * 1009 + rank
+
+
+def reseed_other_ranks(seed: int, epoch: int, group: ParallelGroup) -> None:
+    """Ranks 1..N-1 draw random numbers of their own each epoch (a data-free method's noise,
+    dropout): with rank 0's stream, which every rank received at the start, they would all
+    generate the same samples. Seeded by (seed, epoch, rank), so a resumed epoch draws the
+    same; rank 0 keeps its own, checkpointed, stream."""
+    if group.parallel and not group.main:
+        torch.manual_seed(rank_seed(seed, epoch, group.rank))
+
+
 def mean_over_group(values: dict, group: ParallelGroup) -> dict:
     """Per-epoch means of the loss terms, averaged over the processes (same keys on every
     rank), so every rank reports and checks the same numbers (a divergence stops them all)."""

@@ -159,9 +159,10 @@ class Trainer:
         for net in self.networks.values():
             net.train()
         self.method.train()
+        data_parallel.reseed_other_ranks(self.config.seed, self.epoch, self.group)
         self.method.on_epoch_start(self.epoch)
         if self.augment_generator is not None:   # by (seed, epoch, rank): a resumed epoch augments the same
-            self.augment_generator.manual_seed((self.config.seed * 1_000_003 + self.epoch) * 1009 + self.group.rank)
+            self.augment_generator.manual_seed(data_parallel.rank_seed(self.config.seed, self.epoch, self.group.rank))
         sums: Dict[str, torch.Tensor] = {}
         steps = 0
         for batch in self.train_batches:

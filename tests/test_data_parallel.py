@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 from distill.config import config_from_dict
-from distill.data_parallel import ParallelGroup, check_sync_bn, check_workers, free_address
+from distill.data_parallel import ParallelGroup, check_sync_bn, check_workers, free_address, reseed_other_ranks
 from distill.errors import ConfigError
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-6)   # float32 sums in another order; measured max difference below
@@ -96,3 +96,18 @@ def test_a_shard_is_a_contiguous_equal_part():
     parts = [ParallelGroup(r, 3).shard(index) for r in range(3)]
     assert torch.equal(torch.cat(parts), index) and {len(p) for p in parts} == {4}
     assert ParallelGroup(0, 1).shard(index) is index
+
+
+def test_ranks_other_than_0_draw_their_own_random_numbers_each_epoch():
+    """A data-free method's noise must differ between ranks (else every rank generates the same
+    samples) and be the same when an epoch is run again after a resume."""
+    def draw(rank, epoch):
+        torch.manual_seed(0)   # the stream every rank received from rank 0
+        reseed_other_ranks(seed=3, epoch=epoch, group=ParallelGroup(rank, 2))
+        return torch.rand(4)
+
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    assert torch.equal(draw(0, 1), expected)               # rank 0 keeps its (checkpointed) stream
+    assert not torch.equal(draw(1, 1), draw(0, 1))
+    assert torch.equal(draw(1, 1), draw(1, 1)) and not torch.equal(draw(1, 1), draw(1, 2))
