@@ -61,9 +61,7 @@ def _run_rank(rank: int, world: int, address: str, config, args) -> None:
 
 
 def _spawned(rank: int, world: int, address: str, config, args) -> None:
-    from distill.cli_errors import exit_on_config_error as guarded
-
-    with guarded("python -m distill.train"):
+    with exit_on_config_error("python -m distill.train"):
         _run_rank(rank, world, address, config, args)
 
 
