@@ -1,8 +1,6 @@
 """Start or join Ray so that every worker imports ``distill`` and ``trainables`` from this
 repository: on a cluster as Ray's working directory package, on a local Ray from the path."""
 import os
-import signal
-import subprocess
 import sys
 from typing import Optional
 
@@ -65,8 +63,10 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
         paths = [REPO_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != REPO_ROOT]
         os.environ["PYTHONPATH"] = os.pathsep.join(paths)
         # "local" always starts a fresh Ray for this driver; on a cluster's head use --address auto.
-        # The dashboard (if installed) listens on loopback only.
-        ray.init(address="local", num_cpus=num_cpus, dashboard_host="127.0.0.1", include_dashboard=False, **kwargs)
+        from platform.lean_local_ray import without_unused_head_processes
+
+        with without_unused_head_processes():
+            ray.init(address="local", num_cpus=num_cpus, dashboard_host="127.0.0.1", include_dashboard=False, **kwargs)
 
 
 def cluster_gpus() -> float:
@@ -83,25 +83,4 @@ def disconnect() -> None:
     import ray
 
     if ray.is_initialized():
-        stop_autoscaler_monitor()
         ray.shutdown()
-
-
-def stop_autoscaler_monitor() -> None:
-    """Kill the autoscaler monitor of a Ray this driver started. ``ray.shutdown`` stops the
-    Ray processes one after another, each with a SIGTERM and a one-second grace, and the
-    monitor is the one that never exits on SIGTERM: it alone costs a full second of every
-    sweep's shutdown. A local Ray's monitor holds nothing to save. On a cluster, or where
-    Ray's internals differ, nothing is done and ``ray.shutdown`` behaves as it always does."""
-    from ray._private import ray_constants, worker
-
-    node = getattr(worker, "_global_node", None)
-    processes = getattr(node, "all_processes", None) or {}
-    for info in processes.get(getattr(ray_constants, "PROCESS_TYPE_MONITOR", "monitor"), []):
-        process = getattr(info, "process", None)
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:   # stuck in the kernel: ray.shutdown logs and moves on
-                pass

@@ -1,6 +1,7 @@
-"""What a sweep's end is cut by, each held to what it must not change: the autoscaler
-monitor is stopped first (and Ray still shuts down whole), and a command that ran Ray
-leaves without the interpreter's teardown (its output and exit status intact)."""
+"""What a sweep's start and end are cut by, each held to what it must not change: a local
+Ray starts without the dashboard's API server and the autoscaler monitor (and still runs
+tasks and placement groups, and shuts down whole), and a command that ran Ray leaves
+without the interpreter's teardown (its output and exit status intact)."""
 import os
 import subprocess
 import sys
@@ -13,28 +14,46 @@ def python(code: str, env=None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})})
 
 
-def test_a_local_ray_shuts_down_whole_its_monitor_killed_first():
+def test_a_local_ray_starts_without_its_api_server_and_monitor_runs_work_and_shuts_down_whole():
     done = python(
-        "import json, sys, ray\n"
-        "from platform.ray_session import connect, disconnect\n"
+        "import json, ray\n"
         "from ray._private import worker\n"
+        "from ray._private.node import Node\n"
+        "from ray.util.placement_group import placement_group\n"
+        "from platform.ray_session import connect, disconnect\n"
+        "originals = (Node.start_api_server, Node.start_monitor)\n"
         "connect(num_cpus=1)\n"
         "node = worker._global_node\n"
         "processes = [info.process for infos in node.all_processes.values() for info in infos]\n"
-        "monitor = node.all_processes['monitor'][0].process\n"
         "@ray.remote\n"
         "def one():\n"
         "    return 1\n"
-        "assert ray.get(one.remote()) == 1\n"
+        "ok = ray.get(one.remote()) == 1\n"
+        "group = placement_group([{'CPU': 1}])\n"
+        "ok = ok and ray.get(group.ready(), timeout=60) is not None\n"
+        "kinds = sorted(node.all_processes)\n"
         "disconnect()\n"
-        "print(json.dumps({'monitor_killed': monitor.returncode == -9,\n"
-        "                  'alive': [p.pid for p in processes if p.poll() is None],\n"
+        "print(json.dumps({'kinds': kinds, 'ran': ok, 'alive': [p.pid for p in processes if p.poll() is None],\n"
+        "                  'restored': (Node.start_api_server, Node.start_monitor) == originals,\n"
         "                  'initialized': ray.is_initialized()}))")
     assert done.returncode == 0, done.stderr[-3000:]
     import json
 
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"monitor_killed": True, "alive": [], "initialized": False}
+    assert "dashboard" not in result["kinds"] and "monitor" not in result["kinds"], result
+    assert {"gcs_server", "raylet", "log_monitor"} <= set(result["kinds"]), result
+    assert (result["ran"], result["alive"], result["restored"], result["initialized"]) == (True, [], True, False)
+
+
+def test_ray_starts_as_usual_where_its_internals_differ(monkeypatch):
+    from ray._private.node import Node
+
+    from platform.lean_local_ray import without_unused_head_processes
+
+    monkeypatch.delattr(Node, "start_monitor")
+    api_server = Node.start_api_server
+    with without_unused_head_processes() as skipped:
+        assert (skipped, Node.start_api_server) == (False, api_server)
 
 
 def test_a_command_ending_without_teardown_keeps_its_output_and_exit_status():
