@@ -2,6 +2,7 @@
 
     python benchmarks/step_throughput.py [--steps N] [--rounds R] [--batch-size B] [--arch resnet32]
                                         [--set KEY=VALUE] [--quick]
+    python benchmarks/step_throughput.py --conv-rates    the 3x3 convolutions' own rate per stage width
 
 Both sides train two peers (``--arch``, default ResNet-32) with deep mutual learning
 (each peer: cross-entropy + KL to the detached other peer; one SGD optimizer per
@@ -31,6 +32,11 @@ step 10x slower. A side's images/s is batch size / median time of its uncontende
 (other processes under ``--max-others`` cores; all steps if fewer than a quarter are
 uncontended, which the output says). The best step and the plain mean are printed too.
 The last line printed is ``ratio engine/reference: X.XXx``, the ratio of the two images/s.
+
+``--conv-rates`` times one 3x3 convolution of each stage of a CIFAR ResNet (16, 32 and 64
+channels at 32, 16 and 8 pixels, batch ``--batch-size``) forward and backward, channels-last
+and NCHW, and prints GFLOP/s: where a step's time goes once the engine adds nothing (the
+convolutions are most of it, and the narrow ones run at a fraction of the wide ones' rate).
 
 Engine overrides for experiments: ``--set train.amp=bf16``, ``--set train.channels_last=false``,
 ``--set train.deterministic=false``.
@@ -169,6 +175,34 @@ class EngineDML:
         return self.trainer.train_step(next(self.batches))["total"]
 
 
+# --------------------------------------------------------------------------- convolutions alone
+def conv_rates(batch: int, repeats: int = 10) -> None:
+    """GFLOP/s of one 3x3 convolution per CIFAR ResNet stage width, forward and backward."""
+    print(f"3x3 convolution, batch {batch}, {torch.get_num_threads()} threads: GFLOP/s (multiply-adds x 2)")
+    for channels, pixels in ((16, 32), (32, 16), (64, 8)):
+        flops = 2 * batch * pixels * pixels * channels * channels * 9
+        rates = []
+        for layout in (torch.channels_last, torch.contiguous_format):
+            x = torch.randn(batch, channels, pixels, pixels).contiguous(memory_format=layout).requires_grad_()
+            w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=layout).requires_grad_()
+            grad = torch.randn(batch, channels, pixels, pixels).contiguous(memory_format=layout)
+
+            def forward():
+                return F.conv2d(x, w, padding=1)
+
+            def backward():   # input and weight gradients: twice the forward's arithmetic
+                torch.autograd.grad(F.conv2d(x, w, padding=1), (x, w), grad)
+
+            for fn, work in ((forward, flops), (backward, 3 * flops)):
+                fn()
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    fn()
+                rates.append(work * repeats / (time.perf_counter() - start) / 1e9)
+        print(f"  {channels:2d} channels at {pixels:2d}x{pixels:<2d}: channels-last forward {rates[0]:6.1f}, "
+              f"forward+backward {rates[1]:6.1f}; NCHW forward {rates[2]:6.1f}, forward+backward {rates[3]:6.1f}")
+
+
 # --------------------------------------------------------------------------- timing
 def alternating_medians(sides: dict, rounds: int, steps: int) -> dict:
     """Median step time of each side, after one warm-up step each, in rounds whose order
@@ -253,7 +287,13 @@ def main(argv=None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override of the engine's config, e.g. train.amp=bf16 (repeatable; default none)")
     parser.add_argument("--quick", action="store_true", help="short run: 2 rounds x 2 steps, 1 warm-up step")
+    parser.add_argument("--conv-rates", action="store_true",
+                        help="only the 3x3 convolutions' GFLOP/s per stage width, channels-last and NCHW")
     args = parser.parse_args(argv)
+    if args.conv_rates:
+        torch.set_num_threads(args.threads)
+        conv_rates(args.batch_size)
+        return
     if args.quick:
         args.steps, args.rounds, args.warmup = 2, 2, 1
 
