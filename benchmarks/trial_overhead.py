@@ -7,7 +7,8 @@ on one CPU so the work is the same.
     python benchmarks/trial_overhead.py --fit [--repeat 2]  30 and 100 trials of both: time = fixed
                                                             + n x marginal; prints the platform's
                                                             fixed and marginal extra (each side's
-                                                            fastest of --repeat runs)
+                                                            fastest of --repeat runs, after an
+                                                            untimed 2-trial run of each)
     python benchmarks/trial_overhead.py --profile           where a platform trial's time goes
     python benchmarks/trial_overhead.py --trials 300 --trials 1000   the marginal extra, the driver's
                                                             peak memory, the journal's size and
@@ -281,6 +282,10 @@ def main() -> None:
         ADDRESS.extend(["--address", args.address])
     if args.fit:
         small, large = (sorted(args.trials) + [100])[:2] if args.trials else (30, 100)
+        # untimed: one short run of each side first, so that neither pays for files the machine
+        # has dropped from its page cache (torch's and Ray's libraries) while it stood idle
+        plain(2)
+        platform_sweep(2, tempfile.mkdtemp())
         a, b = sized_run(small, args.repeat), sized_run(large, args.repeat)
         for r in (a, b):
             print_size(r)
